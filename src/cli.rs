@@ -1,0 +1,256 @@
+//! The `triaged` command line: parses arguments (see [`crate::config`]) and runs one command.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::App,
+    config::{Config, DbArgs, GlobalArgs, ServeArgs},
+    store::Db,
+    telemetry,
+};
+
+/// Self-hosted autonomous triage for Intercom.
+#[derive(Debug, Parser)]
+#[command(name = "triaged", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: webhook receiver, workers and ops endpoints.
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// The audit trail of runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Received webhooks.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only runs with this status (running, retrying, succeeded, failed, skipped).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run.
+    Show {
+        #[command(flatten)]
+        db: DbArgs,
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List received webhooks, newest first.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only events with this status (queued, processed, failed, ignored, unparsed).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match crate::config::parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    telemetry::init_logging(cli.global.log_format());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triaged: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("triaged: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Migrate(db) => {
+            open(&db).await?;
+            println!("migrations applied to {}", db.database_url);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs(RunsCommand::List {
+            db,
+            status,
+            limit,
+            json,
+        }) => {
+            let runs = open(&db).await?.list_runs(status.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                println!(
+                    "{:>6}  {:>6}  {:<10}  {:<12}  {:<28}  REASON",
+                    "ID", "EVENT", "STATUS", "OUTCOME", "STARTED"
+                );
+                for r in runs {
+                    println!(
+                        "{:>6}  {:>6}  {:<10}  {:<12}  {:<28}  {}",
+                        r.id,
+                        r.event_id,
+                        r.status,
+                        r.outcome.unwrap_or_default(),
+                        r.started_at,
+                        r.reason.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs(RunsCommand::Show { db, id, json }) => {
+            let Some(run) = open(&db).await?.run(id).await? else {
+                eprintln!("triaged: no run {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+            } else {
+                println!("run {} (event {})", run.id, run.event_id);
+                println!("  status:       {}", run.status);
+                println!("  outcome:      {}", run.outcome.unwrap_or_default());
+                println!("  reason:       {}", run.reason.unwrap_or_default());
+                println!(
+                    "  conversation: {}",
+                    run.conversation_id.unwrap_or_default()
+                );
+                println!("  topic:        {}", run.topic.unwrap_or_default());
+                println!("  playbook:     {}", run.playbook.unwrap_or_default());
+                println!("  attempts:     {}", run.attempts);
+                println!("  started:      {}", run.started_at);
+                println!("  finished:     {}", run.finished_at.unwrap_or_default());
+                if let Some(e) = run.last_error {
+                    println!("  last error:   {e}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Events(EventsCommand::List {
+            db,
+            status,
+            limit,
+            json,
+        }) => {
+            let events = open(&db)
+                .await?
+                .list_events(status.as_deref(), limit)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                println!(
+                    "{:>6}  {:<10}  {:<34}  {:<28}  CONVERSATION",
+                    "ID", "STATUS", "TOPIC", "RECEIVED"
+                );
+                for e in events {
+                    println!(
+                        "{:>6}  {:<10}  {:<34}  {:<28}  {}",
+                        e.id,
+                        e.status,
+                        e.topic.unwrap_or_default(),
+                        e.received_at,
+                        e.conversation_id.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+    let handle = Db::open(&db.database_url, db.durability)
+        .await
+        .context("TRIAGED_DATABASE_URL")?;
+    handle
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    Ok(handle)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = match Config::from_serve_args(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("triaged: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let app = App::start(config).await?;
+    shutdown_signal().await;
+    app.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

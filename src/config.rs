@@ -1,0 +1,449 @@
+//! Configuration: the one place settings are read.
+//!
+//! Every setting is a flag and an environment variable (flags win), and may also come from a YAML
+//! file given by `--config FILE` / `TRIAGED_CONFIG` whose keys are the environment variable names
+//! (the file fills in what neither a flag nor the environment set). Parsed into typed structs and
+//! validated at start-up; an invalid or missing required setting is one line naming the variable.
+//! Secrets are [`SecretString`]s and never printed (not even by `--help`).
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsString,
+    io::IsTerminal,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use clap::{Args, CommandFactory, FromArgMatches, ValueEnum};
+use secrecy::SecretString;
+
+use crate::{cli::Cli, queue::QueueSettings, runner::RetryPolicy, store::Durability};
+
+/// A setting that is missing or wrong; printed as one line at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required for `triaged serve` (or run `triaged serve --sandbox`)")]
+    Missing { var: &'static str },
+    #[error("{var}: {message}")]
+    Invalid { var: &'static str, message: String },
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// Parses a duration such as `250ms`, `15s`, `3d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 250ms, 15s, 2m, 3d)"))
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// YAML file of settings, keyed by environment variable name (e.g. `TRIAGED_LISTEN: ...`).
+    #[arg(long, env = "TRIAGED_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format: `json` or `text` [default: text on a terminal, else json].
+    #[arg(long, env = "TRIAGED_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl GlobalArgs {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+            .unwrap_or(if std::io::stderr().is_terminal() {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            })
+    }
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` (created if missing).
+    #[arg(
+        long,
+        env = "TRIAGED_DATABASE_URL",
+        default_value = "sqlite://triaged.db"
+    )]
+    pub database_url: String,
+    /// SQLite commit durability: `normal` survives a process crash; `full` also a machine crash.
+    #[arg(long, env = "TRIAGED_DURABILITY", value_enum, default_value = "full")]
+    pub durability: Durability,
+}
+
+/// `triaged serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address the HTTP server binds.
+    #[arg(long, env = "TRIAGED_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Playbook directory.
+    #[arg(long, env = "TRIAGED_PLAYBOOKS", default_value = "./playbooks")]
+    pub playbooks: PathBuf,
+    /// Concurrent runs (0 accepts and stores webhooks but runs nothing).
+    #[arg(long, env = "TRIAGED_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Webhook signing secret(s): the app's client secret; comma-separated to rotate keys.
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Intercom REST access token.
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Intercom REST base URL (US, EU, AU region, or a sandbox).
+    #[arg(
+        long,
+        env = "INTERCOM_BASE_URL",
+        default_value = "https://api.intercom.io"
+    )]
+    pub intercom_base_url: String,
+    /// The Intercom admin the bot acts as (required for writes).
+    #[arg(long, env = "INTERCOM_ADMIN_ID")]
+    pub admin_id: Option<String>,
+    /// OpenAI-compatible API base URL (including `/v1`).
+    #[arg(
+        long,
+        env = "TRIAGED_LLM_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub llm_base_url: String,
+    /// LLM API key (`OPENAI_API_KEY` is read too). Without one, agent steps take their fallback.
+    #[arg(long, env = "TRIAGED_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide = true, hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// Default model for agent steps.
+    #[arg(long, env = "TRIAGED_LLM_MODEL", default_value = "gpt-4.1-mini")]
+    pub llm_model: String,
+    /// How long a conversation's events wait to be coalesced into one run.
+    #[arg(long, env = "TRIAGED_DEBOUNCE", default_value = "15s", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// Largest accepted webhook body, in bytes; larger bodies get 413.
+    #[arg(long, env = "TRIAGED_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight runs may take to finish before the process exits.
+    #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "60s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// How often an idle worker looks for new jobs.
+    #[arg(long, env = "TRIAGED_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Worker heartbeat; jobs of a worker silent for two heartbeats (a crashed process) run again.
+    #[arg(long, env = "TRIAGED_HEARTBEAT", default_value = "10s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+    /// Attempts per event for transient errors, the first included.
+    #[arg(long, env = "TRIAGED_MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Back-off before the second attempt (doubles after, up to 10 minutes).
+    #[arg(long, env = "TRIAGED_RETRY_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// Rehearsal: hold every job this long before working on it.
+    #[arg(long, env = "TRIAGED_JOB_HOLD", default_value = "0s", value_parser = parse_duration, hide = true)]
+    pub job_hold: Duration,
+    /// Run against a built-in Intercom sandbox seeded with demo data (no credentials needed).
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// Webhook receiver settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub secrets: Vec<SecretString>,
+    pub max_body_bytes: usize,
+}
+
+/// Intercom REST settings.
+#[derive(Debug, Clone)]
+pub struct IntercomConfig {
+    pub base_url: String,
+    pub access_token: Option<SecretString>,
+    pub admin_id: Option<String>,
+}
+
+/// LLM settings.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+/// The validated configuration of `triaged serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub durability: Durability,
+    pub playbooks: PathBuf,
+    pub webhook: WebhookConfig,
+    pub intercom: IntercomConfig,
+    pub llm: LlmConfig,
+    pub debounce: Duration,
+    pub queue: QueueSettings,
+    pub retry: RetryPolicy,
+    pub shutdown_grace: Duration,
+    pub job_hold: Duration,
+    pub sandbox: bool,
+}
+
+/// The longest back-off between two attempts of one event.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+impl Config {
+    /// Validates `serve` arguments.
+    pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let secrets = split_secrets(args.client_secret.as_deref());
+        if secrets.is_empty() && !args.sandbox {
+            return Err(ConfigError::Missing {
+                var: "INTERCOM_CLIENT_SECRET",
+            });
+        }
+        let access_token = args.access_token.filter(|t| !t.trim().is_empty());
+        if access_token.is_none() && !args.sandbox {
+            return Err(ConfigError::Missing {
+                var: "INTERCOM_ACCESS_TOKEN",
+            });
+        }
+        if !args.db.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_DATABASE_URL",
+                message: format!(
+                    "{:?} is not supported; use sqlite://PATH",
+                    args.db.database_url
+                ),
+            });
+        }
+        if args.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_MAX_ATTEMPTS",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if args.poll_interval.is_zero() || args.heartbeat < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_POLL_INTERVAL / TRIAGED_HEARTBEAT",
+                message: "the poll interval must be above 0 and the heartbeat at least 1s"
+                    .to_owned(),
+            });
+        }
+        let api_key = args
+            .llm_api_key
+            .or(args.openai_api_key)
+            .filter(|k| !k.trim().is_empty())
+            .map(SecretString::from);
+        Ok(Self {
+            listen: args.listen,
+            database_url: args.db.database_url,
+            durability: args.db.durability,
+            playbooks: args.playbooks,
+            webhook: WebhookConfig {
+                secrets,
+                max_body_bytes: args.max_body_bytes,
+            },
+            intercom: IntercomConfig {
+                base_url: args.intercom_base_url,
+                access_token: access_token.map(SecretString::from),
+                admin_id: args.admin_id,
+            },
+            llm: LlmConfig {
+                base_url: args.llm_base_url,
+                api_key,
+                model: args.llm_model,
+            },
+            debounce: args.debounce,
+            queue: QueueSettings {
+                workers: args.workers,
+                poll_interval: args.poll_interval,
+                heartbeat: args.heartbeat,
+            },
+            retry: RetryPolicy {
+                max_attempts: args.max_attempts,
+                base_delay: args.retry_delay,
+                max_delay: MAX_RETRY_DELAY,
+            },
+            shutdown_grace: args.shutdown_grace,
+            job_hold: args.job_hold,
+            sandbox: args.sandbox,
+        })
+    }
+
+    /// A configuration for tests and embedding: defaults, the given database and secrets, port 0.
+    pub fn for_tests(database_url: String, secrets: &[&str]) -> Self {
+        let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
+        args.db.database_url = database_url;
+        args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        args.client_secret = Some(secrets.join(","));
+        args.access_token = Some("test-token".to_owned());
+        args.poll_interval = Duration::from_millis(20);
+        args.retry_delay = Duration::from_millis(100);
+        args.debounce = Duration::ZERO;
+        match Self::from_serve_args(args) {
+            Ok(config) => config,
+            Err(e) => unreachable!("the test configuration is valid: {e}"),
+        }
+    }
+}
+
+/// Only used to build a default [`ServeArgs`] for [`Config::for_tests`].
+#[derive(Debug, clap::Parser)]
+struct ServeArgsParser {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `a, b ,c` → three secrets; empty entries are dropped.
+fn split_secrets(raw: Option<&str>) -> Vec<SecretString> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .collect()
+}
+
+/// Parses the command line, layering a `--config` file under flags and environment variables.
+pub fn parse_cli() -> Result<Cli, clap::Error> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    if let Some(path) = config_file_path(&args) {
+        match load_file(&path) {
+            Ok(values) => {
+                let known = env_names(&command);
+                if let Some(unknown) = values.keys().find(|k| !known.contains(k)) {
+                    return Err(command.error(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("config file {}: unknown setting {unknown}", path.display()),
+                    ));
+                }
+                command = with_file_defaults(command, &values);
+            }
+            Err(e) => {
+                return Err(command.error(clap::error::ErrorKind::Io, e.to_string()));
+            }
+        }
+    }
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// `--config FILE`, `--config=FILE`, or `TRIAGED_CONFIG`.
+fn config_file_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(value) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(value));
+        }
+    }
+    std::env::var_os("TRIAGED_CONFIG").map(PathBuf::from)
+}
+
+/// Reads `KEY: value` pairs from a YAML file (values may be strings, numbers or booleans).
+fn load_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let raw: BTreeMap<String, serde_json::Value> =
+        serde_saphyr::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+    raw.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            serde_json::Value::Number(n) => Ok((k, n.to_string())),
+            serde_json::Value::Bool(b) => Ok((k, b.to_string())),
+            other => Err(ConfigError::File {
+                path: path.display().to_string(),
+                message: format!("{k}: expected a single value, found {other}"),
+            }),
+        })
+        .collect()
+}
+
+fn env_names(command: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(env_names(sub));
+    }
+    names
+}
+
+fn with_file_defaults(
+    mut command: clap::Command,
+    values: &BTreeMap<String, String>,
+) -> clap::Command {
+    let ids: Vec<(clap::Id, String)> = command
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?.to_string_lossy().into_owned();
+            values.get(&env).map(|v| (a.get_id().clone(), v.clone()))
+        })
+        .collect();
+    for (id, value) in ids {
+        command = command.mut_arg(id, |a| a.default_value(value));
+    }
+    let subs: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in subs {
+        command = command.mut_subcommand(name, |s| with_file_defaults(s, values));
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_split_on_commas_and_ignore_blanks() {
+        assert_eq!(split_secrets(Some(" a, b ,,c ")).len(), 3);
+        assert!(split_secrets(None).is_empty());
+    }
+
+    #[test]
+    fn serve_without_a_secret_names_the_variable() {
+        let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
+        args.access_token = Some("t".into());
+        let err = Config::from_serve_args(args).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("INTERCOM_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn a_config_file_fills_in_what_flags_do_not_set() {
+        let mut values = BTreeMap::new();
+        values.insert("TRIAGED_WORKERS".to_owned(), "9".to_owned());
+        values.insert("TRIAGED_LISTEN".to_owned(), "127.0.0.1:9999".to_owned());
+        let command = with_file_defaults(Cli::command(), &values);
+        let matches = command
+            .try_get_matches_from(["triaged", "serve", "--listen", "127.0.0.1:1234"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sub = matches
+            .subcommand_matches("serve")
+            .unwrap_or_else(|| panic!("serve"));
+        assert_eq!(sub.get_one::<usize>("workers"), Some(&9));
+        assert_eq!(
+            sub.get_one::<SocketAddr>("listen").map(|a| a.port()),
+            Some(1234)
+        );
+    }
+}

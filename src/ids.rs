@@ -1,0 +1,105 @@
+//! Typed ids shared by every stage. Intercom sends most ids as strings but some as numbers (the
+//! spec's own examples disagree with its schemas, API_FACTS §10), so each id deserializes from
+//! either and is kept as a string.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Deserializes a JSON string or number into a `String`.
+pub fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+    }
+    Ok(match Raw::deserialize(de)? {
+        Raw::S(s) => s,
+        Raw::I(i) => i.to_string(),
+        Raw::U(u) => u.to_string(),
+        Raw::F(f) => f.to_string(),
+    })
+}
+
+/// Like [`string_or_number`], for optional fields; `null` stays `None`.
+pub fn opt_string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "string_or_number")] String);
+    Ok(Option::<Wrap>::deserialize(de)?.map(|w| w.0))
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                string_or_number(de).map(Self)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// An Intercom conversation id.
+    ConversationId
+);
+string_id!(
+    /// An Intercom admin (teammate or bot) id.
+    AdminId
+);
+string_id!(
+    /// An Intercom team id.
+    TeamId
+);
+string_id!(
+    /// An Intercom contact (user or lead) id.
+    ContactId
+);
+string_id!(
+    /// An Intercom notification id (`notif_…`).
+    NotificationId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_strings_and_numbers() {
+        let a: ConversationId = serde_json::from_str("\"123\"").unwrap_or_else(|e| panic!("{e}"));
+        let b: ConversationId = serde_json::from_str("123").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b);
+        assert_eq!(serde_json::to_string(&b).ok().as_deref(), Some("\"123\""));
+    }
+}

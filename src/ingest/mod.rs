@@ -1,0 +1,178 @@
+//! Stage: **ingest** — `POST /webhooks/intercom`.
+//!
+//! Verifies the signature, stores the notification (raw body byte-for-byte) and enqueues its job in
+//! one transaction, then answers 200. It never does the work, and never answers 410 or 429 (Intercom
+//! would disable or throttle the whole subscription): a correctly signed body that cannot be parsed
+//! is stored as `unparsed` and answered 200 so it can be replayed after an upgrade; a database
+//! failure answers 503 so Intercom retries once a minute later.
+
+pub mod envelope;
+pub mod signature;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use secrecy::SecretString;
+use serde_json::json;
+use sha1::{Digest, Sha1};
+
+use crate::{
+    queue::{self, Job, QueueError},
+    store::{
+        Db,
+        events::{self, EventStatus, Inserted, NewEvent},
+    },
+};
+use envelope::Notification;
+
+/// What the receiver needs.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub db: Db,
+    pub secrets: Arc<Vec<SecretString>>,
+}
+
+/// How a delivery was handled (also the `outcome` label of `triaged_webhooks_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    Queued,
+    Duplicate,
+    Ping,
+    Unparsed,
+}
+
+impl Accepted {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Queued => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Ping => "ping",
+            Self::Unparsed => "unparsed",
+        }
+    }
+}
+
+/// `HEAD /webhooks/intercom`: Intercom checks the URL with it when a subscription is saved.
+pub async fn head() -> StatusCode {
+    StatusCode::OK
+}
+
+/// `POST /webhooks/intercom`.
+#[tracing::instrument(skip_all, fields(notification_id, topic))]
+pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let header = headers
+        .get(signature::HEADER)
+        .map(axum::http::HeaderValue::as_bytes);
+    if let Err(error) = signature::verify(&ingest.secrets, header, &body) {
+        tracing::warn!(
+            reason = error.label(),
+            bytes = body.len(),
+            "webhook refused"
+        );
+        metrics::counter!("triaged_webhooks_total", "topic" => "unknown", "outcome" => error.label())
+            .increment(1);
+        return (StatusCode::UNAUTHORIZED, error.to_string()).into_response();
+    }
+    let (result, topic) = match Notification::parse(&body) {
+        Ok(notification) => {
+            let span = tracing::Span::current();
+            span.record("notification_id", notification.id.as_str());
+            span.record("topic", notification.topic.as_str());
+            let topic = notification.topic.0.clone();
+            (
+                store_notification(&ingest.db, &notification, &body).await,
+                topic,
+            )
+        }
+        Err(error) => (
+            store_unparsed(&ingest.db, &error.to_string(), &body).await,
+            "unparsed".to_owned(),
+        ),
+    };
+    let response = match result {
+        Ok((accepted, event_id)) => {
+            tracing::info!(event_id, outcome = accepted.label(), "webhook stored");
+            metrics::counter!("triaged_webhooks_total", "topic" => topic, "outcome" => accepted.label())
+                .increment(1);
+            (
+                StatusCode::OK,
+                Json(json!({ "status": accepted.label(), "event_id": event_id })),
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not store webhook; Intercom will retry in a minute");
+            metrics::counter!("triaged_webhooks_total", "topic" => topic, "outcome" => "store_error")
+                .increment(1);
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
+        }
+    };
+    metrics::histogram!("triaged_webhook_ack_seconds").record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn store_notification(
+    db: &Db,
+    n: &Notification,
+    body: &[u8],
+) -> Result<(Accepted, i64), QueueError> {
+    let conversation_id = n.conversation_id();
+    let ping = n.topic.is_ping();
+    let event = NewEvent {
+        dedupe_key: n.id.as_str(),
+        notification_id: Some(n.id.as_str()),
+        topic: Some(n.topic.as_str()),
+        app_id: n.app_id.as_deref(),
+        conversation_id: conversation_id.as_deref(),
+        created_at: n.created_at,
+        delivery_attempts: n.delivery_attempts,
+        status: if ping {
+            EventStatus::Ignored
+        } else {
+            EventStatus::Queued
+        },
+        parse_error: None,
+        raw_body: body,
+    };
+    let mut tx = db.begin_write().await?;
+    let accepted = match events::insert(&mut tx, &event).await? {
+        Inserted::Duplicate(id) => (Accepted::Duplicate, id),
+        Inserted::New(id) if ping => (Accepted::Ping, id),
+        Inserted::New(id) => {
+            queue::enqueue(&mut tx, &Job::new(id, 1), std::time::Duration::ZERO).await?;
+            (Accepted::Queued, id)
+        }
+    };
+    tx.commit().await?;
+    Ok(accepted)
+}
+
+async fn store_unparsed(db: &Db, error: &str, body: &[u8]) -> Result<(Accepted, i64), QueueError> {
+    let key = format!("sha1:{}", hex::encode(Sha1::digest(body)));
+    let event = NewEvent {
+        dedupe_key: &key,
+        notification_id: None,
+        topic: None,
+        app_id: None,
+        conversation_id: None,
+        created_at: None,
+        delivery_attempts: None,
+        status: EventStatus::Unparsed,
+        parse_error: Some(error),
+        raw_body: body,
+    };
+    let mut tx = db.begin_write().await?;
+    let id = match events::insert(&mut tx, &event).await? {
+        Inserted::New(id) | Inserted::Duplicate(id) => id,
+    };
+    tx.commit().await?;
+    tracing::warn!(event_id = id, %error, "signed webhook body could not be parsed; stored as unparsed");
+    Ok((Accepted::Unparsed, id))
+}

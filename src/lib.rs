@@ -1,0 +1,28 @@
+//! triaged — a self-hosted, event-driven autonomous triage daemon for Intercom.
+//!
+//! # Layout
+//! Data flows one way through these stages; a lower stage never imports a higher one.
+//!
+//! | module | stage |
+//! |---|---|
+//! | [`ingest`] | `POST /webhooks/intercom`: verify the signature, store the event and enqueue its job in one transaction, answer 200 |
+//! | [`queue`] | durable jobs (apalis on SQLite): the job type, enqueueing, the worker, reconciliation and pruning |
+//! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
+//! | [`store`] | the SQLite database: events, runs, migrations |
+//! | [`web`] | the HTTP surface: webhook routes and `/healthz`, `/readyz`, `/metrics` |
+//! | [`config`] | every setting, read in one place |
+//! | [`telemetry`] | logs and metrics |
+//! | [`app`] | wiring: start every stage, stop them in order |
+//! | [`cli`] | the `triaged` command line |
+//! | [`ids`] | typed Intercom ids |
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod ids;
+pub mod ingest;
+pub mod queue;
+pub mod runner;
+pub mod store;
+pub mod telemetry;
+pub mod web;

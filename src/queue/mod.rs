@@ -1,0 +1,135 @@
+//! Stage: **queue** — durable jobs in apalis-sqlite, in the same SQLite file as the store.
+//!
+//! A job carries ids only ([`Job`], versioned). Ingest inserts the event row and its job in one
+//! transaction ([`enqueue`]), so an acknowledged webhook always has a job. Around apalis's sharp
+//! defaults on SQLite (`STACK_NOTES.md`) this module:
+//! - polls every `poll_interval` (an idle apalis worker otherwise only looks on its heartbeat);
+//! - bounds concurrency and prefetch to `workers`;
+//! - gives each process start a unique worker name (apalis refuses a name seen within a heartbeat);
+//! - never returns `RetryAfterError` and never lets a panic escape (both leave jobs stuck): the runner
+//!   records every failure itself and schedules retries as *new* delayed jobs with their own
+//!   idempotency key, so a job's database row only ever ends `Done`;
+//! - reconciles at start-up: an event still `queued` whose job is gone or finished gets a new job;
+//! - prunes finished job rows (they slow every ack as they pile up); the audit trail is in our tables.
+//!
+//! This module never interprets an event; that is the runner's work.
+
+mod janitor;
+mod worker;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis::prelude::TaskBuilder;
+use serde::{Deserialize, Serialize};
+use sqlx::{Sqlite, Transaction};
+
+use crate::store::{Db, StoreError, events};
+
+pub use janitor::{Janitor, reconcile};
+pub use worker::{QueueSettings, spawn_worker};
+
+/// The apalis queue name (`Jobs.job_type`). Versioned with the job type.
+pub const QUEUE: &str = "triaged.event.v1";
+
+/// A job's database row is claimed again at most once after an unexpected error; every expected
+/// failure is handled by the runner with its own back-off (see the module doc).
+const DB_MAX_ATTEMPTS: usize = 2;
+
+/// Current version of [`Job`].
+pub const JOB_VERSION: u8 = 1;
+
+/// What a worker is asked to do: process one stored event. Ids only, so the payload never goes
+/// stale and never holds customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub v: u8,
+    pub event_id: i64,
+    /// 1 for the first attempt; a retry is a new job with `attempt + 1`.
+    pub attempt: u32,
+}
+
+impl Job {
+    pub fn new(event_id: i64, attempt: u32) -> Self {
+        Self {
+            v: JOB_VERSION,
+            event_id,
+            attempt,
+        }
+    }
+
+    /// The idempotency key of this job: enqueueing the same key twice adds one row.
+    pub fn key(&self) -> String {
+        format!("evt:{}:{}", self.event_id, self.attempt)
+    }
+
+    /// The attempt number encoded in a key made by [`Job::key`].
+    pub fn attempt_of_key(key: &str) -> Option<u32> {
+        key.rsplit(':').next()?.parse().ok()
+    }
+}
+
+/// Errors from enqueueing.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("queue error: {0}")]
+    Apalis(#[from] apalis_sqlite::Error),
+    #[error("cannot encode job: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl From<sqlx::Error> for QueueError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Adds `job` to the queue inside the caller's transaction (to run after `delay`), and records its
+/// key on the event row. A job whose key is already queued is not added again.
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: &Job,
+    delay: Duration,
+) -> Result<(), QueueError> {
+    let key = job.key();
+    let run_at = SystemTime::now()
+        .checked_add(delay)
+        .unwrap_or_else(SystemTime::now)
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let task = TaskBuilder::new(serde_json::to_vec(job)?)
+        .run_at_timestamp(run_at)
+        .max_attempts(DB_MAX_ATTEMPTS)
+        .idempotency_key(&key)
+        .build();
+    apalis_sqlite::queries::push_tasks(&mut **tx, QUEUE, std::slice::from_ref(&task)).await?;
+    events::set_job_key(tx, job.event_id, &key).await?;
+    Ok(())
+}
+
+/// Jobs waiting or running (for `/metrics` and `/readyz`).
+pub async fn depth(db: &Db) -> Result<i64, StoreError> {
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM Jobs WHERE job_type = ? AND status IN ('Pending', 'Queued', 'Running')",
+    )
+    .bind(QUEUE)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_small_versioned_json_carrying_ids_only() {
+        let job = Job::new(42, 1);
+        let json = serde_json::to_string(&job).unwrap_or_default();
+        assert_eq!(json, r#"{"v":1,"event_id":42,"attempt":1}"#);
+        assert_eq!(job.key(), "evt:42:1");
+        assert_eq!(Job::attempt_of_key(&Job::new(7, 3).key()), Some(3));
+    }
+}

@@ -1,0 +1,77 @@
+//! The apalis worker: claims jobs and hands each to the [`Runner`](crate::runner::Runner).
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis_sqlite::SqliteStorage;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Job, QUEUE};
+use crate::{runner::Runner, store::Db};
+
+/// Queue tuning, from the configuration.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Concurrent runs in this process.
+    pub workers: usize,
+    /// How often an idle worker looks for new jobs.
+    pub poll_interval: Duration,
+    /// Worker heartbeat; jobs held by a worker silent for two heartbeats are re-enqueued.
+    pub heartbeat: Duration,
+}
+
+/// Starts the worker; it stops taking jobs when `shutdown` fires and returns once the jobs it holds
+/// have finished.
+pub fn spawn_worker(
+    db: &Db,
+    runner: Arc<Runner>,
+    settings: &QueueSettings,
+    shutdown: CancellationToken,
+) -> JoinHandle<Result<(), BoxDynError>> {
+    let config = apalis_sqlite::Config::default()
+        .queue(QUEUE)
+        .batch_size(settings.workers)
+        .heartbeat_interval(settings.heartbeat)
+        .missed_heartbeats(2);
+    let backend = SqliteStorage::<Job>::new(db.pool())
+        .with_config(config)
+        .poll_with_interval(settings.poll_interval);
+    let worker = WorkerBuilder::new(unique_worker_name())
+        .backend(backend)
+        .concurrency(settings.workers)
+        .data(runner)
+        .build(handle);
+    tokio::spawn(async move {
+        worker
+            .run_until(async move {
+                shutdown.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await
+            .map_err(BoxDynError::from)
+    })
+}
+
+/// The apalis handler. It never fails and never panics outward: the runner records every error on
+/// the run (see the module doc of [`crate::queue`]).
+async fn handle(job: Job, runner: Data<Arc<Runner>>) -> Result<(), BoxDynError> {
+    runner.run_job(job).await;
+    Ok(())
+}
+
+/// Host, pid and start time: apalis refuses to register a name seen within one heartbeat, which a
+/// restarted process would otherwise hit.
+fn unique_worker_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    format!("triaged-{host}-{}-{started}", std::process::id())
+}

@@ -1,0 +1,280 @@
+//! Stage: **worker** — what one job does with one event: open (or resume) its run, do the work,
+//! and record how it ended, event and run together in one transaction.
+//!
+//! Every error is recorded on the run. Transient ones are retried as a new delayed job with
+//! exponential back-off and jitter until `max_attempts`; then, or for a permanent error, the run
+//! ends `failed` with its reason. A panic inside the work is caught and recorded the same way.
+//! The runner never returns an error to apalis (see [`crate::queue`]).
+
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use futures::FutureExt;
+use tokio::{sync::watch, time::Instant};
+
+use crate::{
+    queue::{self, Job, QueueError},
+    store::{
+        Db, StoreError,
+        events::{self, EventRow, EventStatus},
+        runs::{self, RunEnd, RunStatus},
+    },
+};
+
+/// How a successful run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `no_playbook`, `resolved`, `replied`, `handed_off`, `escalated`, `no_action`, `skipped`.
+    pub outcome: &'static str,
+    pub playbook: Option<String>,
+    pub reason: Option<String>,
+    pub status: RunStatus,
+}
+
+/// Why a run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Worth another attempt later (a database lock, an unreachable service).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Another attempt would fail the same way; `reason` is a short stable label.
+    #[error("{reason}: {detail}")]
+    Permanent {
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+/// Retry policy for transient errors.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included.
+    pub max_attempts: u32,
+    /// Delay before the second attempt; doubled for each one after.
+    pub base_delay: Duration,
+    /// No delay is longer than this.
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// Back-off before attempt `next` (2, 3, …): exponential, capped, with up to 25 % jitter.
+    pub fn delay_before(&self, next: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << next.saturating_sub(2).min(16));
+        let capped = exp.min(self.max_delay);
+        capped + capped.mul_f64(fastrand::f64() * 0.25)
+    }
+}
+
+/// Executes jobs. Shared by all concurrent jobs of the process.
+#[derive(Debug)]
+pub struct Runner {
+    db: Db,
+    retry: RetryPolicy,
+    /// Holds each job this long before working (rehearsal and shutdown tests; zero in production).
+    hold: Duration,
+    /// Counts finished runs; tests and `drain` wait on it instead of sleeping.
+    finished: watch::Sender<u64>,
+}
+
+impl Runner {
+    pub fn new(db: Db, retry: RetryPolicy, hold: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            retry,
+            hold,
+            finished: watch::Sender::new(0),
+        })
+    }
+
+    /// A receiver that changes each time a job finishes (successfully or not).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
+    }
+
+    /// Runs one job to its recorded end. Never panics, never returns an error.
+    #[tracing::instrument(skip_all, fields(event_id = job.event_id, attempt = job.attempt))]
+    pub async fn run_job(&self, job: Job) {
+        let outcome = AssertUnwindSafe(self.run_job_inner(&job))
+            .catch_unwind()
+            .await;
+        let label = match outcome {
+            Ok(Ok(label)) => label,
+            Ok(Err(error)) => {
+                // Could not even record the failure (the database is gone): leave the event
+                // `queued`; the reconciler gives it a new job when the database is back.
+                tracing::error!(%error, "could not record the run; the event stays queued");
+                "unrecorded"
+            }
+            Err(panic) => {
+                let detail = panic_text(&panic);
+                tracing::error!(detail, "run panicked");
+                let error = RunError::Permanent {
+                    reason: "internal_error",
+                    detail: format!("panic: {detail}"),
+                };
+                match self.record_panic(&job, &error).await {
+                    Ok(()) => "failed",
+                    Err(_) => "unrecorded",
+                }
+            }
+        };
+        metrics::counter!("triaged_jobs_total", "outcome" => label).increment(1);
+        self.finished.send_modify(|n| *n += 1);
+    }
+
+    async fn run_job_inner(&self, job: &Job) -> Result<&'static str, QueueError> {
+        let Some(event) = self.db.event(job.event_id).await? else {
+            tracing::warn!("job for an event that does not exist; dropping the job");
+            return Ok("missing_event");
+        };
+        if event.status != EventStatus::Queued.as_str() {
+            // A redelivered job (crash after the run was recorded): nothing left to do.
+            return Ok("already_done");
+        }
+        let run_id = runs::start_or_resume(
+            &self.db,
+            event.id,
+            event.conversation_id.as_deref(),
+            event.topic.as_deref(),
+            job.attempt,
+        )
+        .await?;
+        let started = Instant::now();
+        if !self.hold.is_zero() {
+            tokio::time::sleep(self.hold).await;
+        }
+        let result = self.work(&event).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let mut tx = self.db.begin_write().await?;
+        let label = match &result {
+            Ok(outcome) => {
+                let end = RunEnd {
+                    status: outcome.status,
+                    outcome: outcome.outcome,
+                    playbook: outcome.playbook.as_deref(),
+                    reason: outcome.reason.as_deref(),
+                    last_error: None,
+                    duration_ms,
+                };
+                runs::finish(&mut tx, run_id, &end).await?;
+                events::finish(&mut tx, event.id, EventStatus::Processed).await?;
+                outcome.outcome
+            }
+            Err(RunError::Transient(detail)) if job.attempt < self.retry.max_attempts => {
+                let next = Job::new(event.id, job.attempt + 1);
+                let delay = self.retry.delay_before(next.attempt);
+                queue::enqueue(&mut tx, &next, delay).await?;
+                runs::mark_retrying(&mut tx, run_id, detail).await?;
+                tracing::warn!(%detail, ?delay, "run failed, will retry");
+                metrics::counter!("triaged_job_retries_total").increment(1);
+                "retrying"
+            }
+            Err(error) => {
+                let (reason, detail) = match error {
+                    RunError::Transient(d) => ("retries_exhausted", d.as_str()),
+                    RunError::Permanent { reason, detail } => (*reason, detail.as_str()),
+                };
+                let end = RunEnd {
+                    status: RunStatus::Failed,
+                    outcome: "failed",
+                    playbook: None,
+                    reason: Some(reason),
+                    last_error: Some(detail),
+                    duration_ms,
+                };
+                runs::finish(&mut tx, run_id, &end).await?;
+                events::finish(&mut tx, event.id, EventStatus::Failed).await?;
+                tracing::error!(reason, detail, "run failed");
+                metrics::counter!("triaged_runs_failed_total", "reason" => reason).increment(1);
+                "failed"
+            }
+        };
+        tx.commit().await?;
+        Ok(label)
+    }
+
+    /// The work itself. Until playbooks exist every event ends `no_playbook`.
+    async fn work(&self, _event: &EventRow) -> Result<Outcome, RunError> {
+        Ok(Outcome {
+            outcome: "no_playbook",
+            playbook: None,
+            reason: None,
+            status: RunStatus::Succeeded,
+        })
+    }
+
+    async fn record_panic(&self, job: &Job, error: &RunError) -> Result<(), StoreError> {
+        let run_id = runs::start_or_resume(&self.db, job.event_id, None, None, job.attempt).await?;
+        let mut tx = self.db.begin_write().await?;
+        let end = RunEnd {
+            status: RunStatus::Failed,
+            outcome: "failed",
+            playbook: None,
+            reason: Some("internal_error"),
+            last_error: Some(&error.to_string()),
+            duration_ms: 0,
+        };
+        runs::finish(&mut tx, run_id, &end).await?;
+        events::finish(&mut tx, job.event_id, EventStatus::Failed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Waits until no event is left `queued`, or `timeout` passes. Returns whether it drained.
+    /// Event-driven: it re-checks only when a job finishes.
+    pub async fn drain(&self, timeout: Duration) -> Result<bool, StoreError> {
+        let mut finished = self.subscribe();
+        let deadline = Instant::now() + timeout;
+        loop {
+            finished.borrow_and_update();
+            let queued: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
+                    .fetch_one(self.db.pool())
+                    .await?;
+            if queued == 0 {
+                return Ok(true);
+            }
+            if tokio::time::timeout_at(deadline, finished.changed())
+                .await
+                .is_err()
+            {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_is_capped_and_jittered() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(10),
+        };
+        let d2 = policy.delay_before(2);
+        let d3 = policy.delay_before(3);
+        let d9 = policy.delay_before(9);
+        assert!(d2 >= Duration::from_secs(2) && d2 <= Duration::from_millis(2500));
+        assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(5));
+        assert!(d9 >= Duration::from_secs(10) && d9 <= Duration::from_millis(12500));
+    }
+}

@@ -1,0 +1,190 @@
+//! The `webhook_events` table: every notification received, raw body kept byte-for-byte.
+
+use serde::Serialize;
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::{Db, NOW, StoreError};
+
+/// Lifecycle of a stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Stored and a job enqueued for it.
+    Queued,
+    /// Its run finished (whatever the run's outcome).
+    Processed,
+    /// Its run failed for good; the run row holds the reason.
+    Failed,
+    /// Recorded but needs no run (`ping`).
+    Ignored,
+    /// Correctly signed but not a notification we could parse; kept for replay after an upgrade.
+    Unparsed,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Processed => "processed",
+            Self::Failed => "failed",
+            Self::Ignored => "ignored",
+            Self::Unparsed => "unparsed",
+        }
+    }
+}
+
+/// What ingest knows about a notification when it stores it.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub dedupe_key: &'a str,
+    pub notification_id: Option<&'a str>,
+    pub topic: Option<&'a str>,
+    pub app_id: Option<&'a str>,
+    pub conversation_id: Option<&'a str>,
+    pub created_at: Option<i64>,
+    pub delivery_attempts: Option<i64>,
+    pub status: EventStatus,
+    pub parse_error: Option<&'a str>,
+    pub raw_body: &'a [u8],
+}
+
+/// Result of [`insert`]: a new row, or the row an earlier delivery already made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    Duplicate(i64),
+}
+
+/// Inserts an event inside the caller's transaction, unless its dedupe key is already stored.
+pub async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    event: &NewEvent<'_>,
+) -> Result<Inserted, StoreError> {
+    let new_id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO webhook_events (dedupe_key, notification_id, topic, app_id, conversation_id, \
+         created_at, delivery_attempts, status, parse_error, raw_body) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(event.dedupe_key)
+    .bind(event.notification_id)
+    .bind(event.topic)
+    .bind(event.app_id)
+    .bind(event.conversation_id)
+    .bind(event.created_at)
+    .bind(event.delivery_attempts)
+    .bind(event.status.as_str())
+    .bind(event.parse_error)
+    .bind(event.raw_body)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = new_id {
+        return Ok(Inserted::New(id));
+    }
+    let existing: i64 = sqlx::query_scalar("SELECT id FROM webhook_events WHERE dedupe_key = ?")
+        .bind(event.dedupe_key)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Inserted::Duplicate(existing))
+}
+
+/// Records which job now carries the event.
+pub async fn set_job_key(
+    tx: &mut Transaction<'_, Sqlite>,
+    event_id: i64,
+    job_key: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE webhook_events SET job_key = ? WHERE id = ?")
+        .bind(job_key)
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks the event finished (processed or failed) inside the caller's transaction.
+pub async fn finish(
+    tx: &mut Transaction<'_, Sqlite>,
+    event_id: i64,
+    status: EventStatus,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE webhook_events SET status = ?, processed_at = {NOW} WHERE id = ?"
+    )))
+    .bind(status.as_str())
+    .bind(event_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One stored event, as `triaged events list --json` prints it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct EventSummary {
+    pub id: i64,
+    pub notification_id: Option<String>,
+    pub topic: Option<String>,
+    pub conversation_id: Option<String>,
+    pub received_at: String,
+    pub status: String,
+    pub delivery_attempts: Option<i64>,
+    pub parse_error: Option<String>,
+    pub processed_at: Option<String>,
+}
+
+/// A whole stored event, raw body included.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub notification_id: Option<String>,
+    pub topic: Option<String>,
+    pub conversation_id: Option<String>,
+    pub status: String,
+    pub job_key: Option<String>,
+    pub raw_body: Vec<u8>,
+}
+
+const SUMMARY_COLUMNS: &str = "id, notification_id, topic, conversation_id, received_at, status, \
+                               delivery_attempts, parse_error, processed_at";
+
+impl Db {
+    /// The newest events first.
+    pub async fn list_events(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUMMARY_COLUMNS} FROM webhook_events \
+             WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+        )))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
+    }
+
+    /// One event with its raw body.
+    pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        let row = sqlx::query_as(
+            "SELECT id, notification_id, topic, conversation_id, status, job_key, raw_body \
+             FROM webhook_events WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row)
+    }
+
+    /// Events still waiting for a run, oldest first (the start-up reconciler re-enqueues these
+    /// when their job is gone).
+    pub async fn queued_events(&self) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT id, job_key FROM webhook_events WHERE status = 'queued' ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
+    }
+}

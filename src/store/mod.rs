@@ -1,0 +1,130 @@
+//! Stage: **store** — the SQLite database that holds every received event and every run.
+//!
+//! One file (WAL mode) holds both our tables and apalis's queue tables. Our migrations
+//! (`migrations/`) are tracked in their own table, `_triaged_migrations`, because apalis uses sqlx's
+//! default `_sqlx_migrations` for its own and the two migrators would otherwise reject each other.
+//!
+//! This module never talks to Intercom or the LLM; it only reads and writes rows.
+
+pub mod events;
+pub mod runs;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Sqlite, SqlitePool, Transaction,
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// Our schema, embedded in the binary.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The table our migrator records applied versions in (apalis owns `_sqlx_migrations`).
+const MIGRATIONS_TABLE: &str = "_triaged_migrations";
+
+/// How long a connection waits for SQLite's single writer lock before giving up.
+/// Generous: a webhook insert that waits is better than one that fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections in the pool. SQLite serialises writers anyway; a few readers may run beside them.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How SQLite makes a commit durable (`PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous = NORMAL`: a committed event survives a crash of the process (the WAL is in the
+    /// OS page cache), but the last commits may be lost if the machine itself loses power.
+    Normal,
+    /// `synchronous = FULL`: every commit is fsynced before the webhook is answered; survives a
+    /// machine crash too, at the cost of one fsync per commit.
+    Full,
+}
+
+/// Errors from the store edge.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL {url:?}: {source}")]
+    Url { url: String, source: sqlx::Error },
+    #[error("cannot open database {url:?}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The database handle shared by every stage.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if missing) the SQLite database at `url` (`sqlite://PATH`).
+    pub async fn open(url: &str, durability: Durability) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StoreError::Url {
+                url: url.to_owned(),
+                source,
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// Applies our migrations and apalis's queue migrations. Idempotent.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut ours = Migrator::with_migrations(MIGRATOR.iter().cloned().collect());
+        ours.dangerous_set_table_name(MIGRATIONS_TABLE);
+        ours.run(&self.pool).await?;
+        apalis_sqlite::SqliteStorage::migrations()
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The underlying pool, for the queue and for the modules of this stage.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Begins a transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
+    ///
+    /// Every transaction that writes must use this: a deferred transaction that reads first and
+    /// writes later fails at once with `SQLITE_BUSY` (no busy wait) when another connection wrote
+    /// in between, which in WAL mode happens all the time under load.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// A cheap query proving the database answers (used by `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time as the RFC 3339 text this store uses.
+pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";

@@ -1,0 +1,170 @@
+//! The `runs` table: what a worker did with an event, how long it took, and how it ended.
+
+use serde::Serialize;
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::{Db, NOW, StoreError};
+
+/// How a run ended, as stored in `runs.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Failed with a transient error; a new attempt is scheduled.
+    Retrying,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// The end state written by [`finish`].
+#[derive(Debug, Clone)]
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub outcome: &'a str,
+    pub playbook: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub last_error: Option<&'a str>,
+    pub duration_ms: i64,
+}
+
+/// Starts a run for the event, or resumes the one a crashed or retried attempt left unfinished
+/// (so an event that needed several attempts still has one run). Returns the run id.
+pub async fn start_or_resume(
+    db: &Db,
+    event_id: i64,
+    conversation_id: Option<&str>,
+    topic: Option<&str>,
+    attempt: u32,
+) -> Result<i64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let open: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE event_id = ? AND status IN ('running', 'retrying') \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(event_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = match open {
+        Some(id) => {
+            sqlx::query("UPDATE runs SET status = 'running', attempts = ? WHERE id = ?")
+                .bind(attempt)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO runs (event_id, conversation_id, topic, status, attempts) \
+                 VALUES (?, ?, ?, 'running', ?) RETURNING id",
+            )
+            .bind(event_id)
+            .bind(conversation_id)
+            .bind(topic)
+            .bind(attempt)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Writes the run's end state inside the caller's transaction.
+pub async fn finish(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    end: &RunEnd<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE runs SET status = ?, outcome = ?, playbook = COALESCE(?, playbook), reason = ?, \
+         last_error = COALESCE(?, last_error), duration_ms = ?, finished_at = {NOW} WHERE id = ?"
+    )))
+    .bind(end.status.as_str())
+    .bind(end.outcome)
+    .bind(end.playbook)
+    .bind(end.reason)
+    .bind(end.last_error)
+    .bind(end.duration_ms)
+    .bind(run_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks a run as waiting for another attempt after a transient error.
+pub async fn mark_retrying(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE runs SET status = 'retrying', last_error = ? WHERE id = ?")
+        .bind(error)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One run, as `triaged runs list --json` prints it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct RunSummary {
+    pub id: i64,
+    pub event_id: i64,
+    pub conversation_id: Option<String>,
+    pub topic: Option<String>,
+    pub playbook: Option<String>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+const COLUMNS: &str = "id, event_id, conversation_id, topic, playbook, status, outcome, reason, \
+                       last_error, attempts, started_at, finished_at, duration_ms";
+
+impl Db {
+    /// The newest runs first, optionally only those with `status`.
+    pub async fn list_runs(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+        )))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
+    }
+
+    /// One run.
+    pub async fn run(&self, id: i64) -> Result<Option<RunSummary>, StoreError> {
+        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row)
+    }
+}

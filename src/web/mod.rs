@@ -1,0 +1,65 @@
+//! Stage: **web** — the HTTP surface: the webhook receiver plus `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Handlers here answer quickly and never run triage work.
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::{get, post},
+};
+use tower_http::trace::TraceLayer;
+
+use crate::{ingest::Ingest, queue, store::Db};
+
+/// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
+pub fn router(ingest: Ingest, max_body_bytes: usize) -> Router {
+    let db = ingest.db.clone();
+    let webhooks = Router::new()
+        .route(
+            "/webhooks/intercom",
+            post(crate::ingest::receive).head(crate::ingest::head),
+        )
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(ingest);
+    let ops = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(db);
+    webhooks
+        .merge(ops)
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<_>| tracing::debug_span!("http", method = %req.method(), path = %req.uri().path()),
+        ))
+}
+
+/// 200 while the process runs.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// 200 when the database and the queue answer, else 503 with the reason.
+async fn readyz(State(db): State<Db>) -> impl IntoResponse {
+    if let Err(error) = db.ping().await {
+        tracing::warn!(%error, "readiness: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    if let Err(error) = queue::depth(&db).await {
+        tracing::warn!(%error, "readiness: queue unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "queue unreachable");
+    }
+    (StatusCode::OK, "ready")
+}
+
+/// Prometheus text format.
+async fn metrics(State(db): State<Db>) -> impl IntoResponse {
+    if let Ok(depth) = queue::depth(&db).await {
+        metrics::gauge!("triaged_queue_depth").set(depth as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::metrics().render(),
+    )
+}
