@@ -41,6 +41,7 @@ impl App {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         // Install the metrics recorder before anything records.
         crate::telemetry::metrics();
+        crate::install_crypto_provider();
         let db = Db::open(&config.database_url, config.durability)
             .await
             .context("TRIAGED_DATABASE_URL")?;

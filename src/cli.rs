@@ -92,7 +92,7 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(cli.global.log_format());
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

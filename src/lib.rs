@@ -26,3 +26,9 @@ pub mod runner;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+
+/// Installs ring as the process's rustls crypto provider (the only one compiled in). Call before
+/// building any HTTP client; calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

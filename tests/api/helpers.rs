@@ -1,0 +1,112 @@
+//! Shared test helpers: start the real app, sign and post webhooks, wait for runs.
+
+use std::time::Duration;
+
+use tempfile::TempDir;
+use triaged::{app::App, config::Config, ingest::signature};
+
+/// The client secret tests sign with unless they say otherwise.
+pub const SECRET: &str = "test-client-secret";
+
+/// How long a test waits for the workers before failing.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running app with its own database in a temporary directory.
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Holds the database directory until the test ends.
+    pub _dir: TempDir,
+}
+
+impl TestApp {
+    /// Posts `body` to the webhook endpoint with a signature made with `secret`.
+    pub async fn post_signed_webhook_with(&self, secret: &str, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/webhooks/intercom", self.base))
+            .header("content-type", "application/json")
+            .header("x-hub-signature", signature::sign(secret.as_bytes(), body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("webhook request")
+    }
+
+    /// Posts `body` signed with [`SECRET`].
+    pub async fn post_signed_webhook(&self, body: &[u8]) -> reqwest::Response {
+        self.post_signed_webhook_with(SECRET, body).await
+    }
+
+    /// Waits (without sleeping) until every queued event has its finished run.
+    pub async fn drain_queue(&self) {
+        let drained = self
+            .app
+            .runner()
+            .drain(PATIENCE)
+            .await
+            .expect("drain query");
+        assert!(drained, "the queue did not drain within {PATIENCE:?}");
+    }
+
+    /// `(count of runs, count of events)` straight from the database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.app.db().pool())
+            .await
+            .expect("count query")
+    }
+}
+
+/// A configuration with a fresh database in `dir`.
+pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
+    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
+    Config::for_tests(url, secrets)
+}
+
+/// Starts the app with `config`.
+pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
+    triaged::install_crypto_provider();
+    let app = App::start(config).await.expect("app starts");
+    let base = format!("http://{}", app.addr());
+    TestApp {
+        app,
+        base,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+/// Starts the app with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(&dir, &[SECRET]);
+    spawn_app_with(dir, config).await
+}
+
+/// A notification envelope for `topic` about conversation `conversation_id`, with a unique id.
+pub fn notification(id: &str, topic: &str, conversation_id: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "type": "notification_event",
+        "id": id,
+        "topic": topic,
+        "app_id": "a86dr8yl",
+        "created_at": 1_734_537_561,
+        "delivery_attempts": 1,
+        "first_sent_at": 1_734_537_561,
+        "data": {
+            "type": "notification_event_data",
+            "item": { "type": "conversation", "id": conversation_id }
+        }
+    }))
+    .expect("json")
+}
+
+/// A payload from `../shared/intercom/examples/`.
+pub fn example(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../shared/intercom/examples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path} (shared/ sits beside the repo): {e}"))
+}

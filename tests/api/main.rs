@@ -1,0 +1,9 @@
+//! The integration suite: one binary, the real app on 127.0.0.1:0 with a fresh SQLite file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod helpers;
+mod webhooks;
