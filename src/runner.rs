@@ -146,6 +146,7 @@ impl Runner {
             job.attempt,
         )
         .await?;
+        tracing::info!(run_id, "run started");
         let started = Instant::now();
         if !self.hold.is_zero() {
             tokio::time::sleep(self.hold).await;
@@ -197,6 +198,7 @@ impl Runner {
             }
         };
         tx.commit().await?;
+        tracing::info!(run_id, outcome = label, duration_ms, "run finished");
         Ok(label)
     }
 

@@ -5,5 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod daemon;
 mod helpers;
+mod lifecycle;
 mod webhooks;

@@ -1,0 +1,115 @@
+//! Runs the real `triaged` binary as a child process and follows its JSON log lines, so tests can
+//! wait for "listening", "run finished" and exit without sleeping.
+
+use std::{net::SocketAddr, path::Path, process::Stdio};
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
+};
+
+use crate::helpers::{PATIENCE, SECRET};
+
+/// A `triaged serve` child process.
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    lines: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Daemon {
+    /// Starts `triaged serve` on port 0 with the database at `db`, plus `env`.
+    pub async fn start(db: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_triaged"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TRIAGED_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("TRIAGED_LISTEN", "127.0.0.1:0")
+            .env("TRIAGED_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("INTERCOM_CLIENT_SECRET", SECRET)
+            .env("INTERCOM_ACCESS_TOKEN", "test-token")
+            .env("TRIAGED_POLL_INTERVAL", "20ms")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawn triaged");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({ "raw": line }));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut daemon = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lines,
+        };
+        let listening = daemon.wait_for_message("triaged is listening", 1).await;
+        daemon.addr = listening[0]["fields"]["addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("listening line carries the address");
+        daemon
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits until `count` log lines with this message have been seen; returns them.
+    pub async fn wait_for_message(&mut self, message: &str, count: usize) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while seen.len() < count {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "waited {PATIENCE:?} for {count} × {message:?}, saw {}",
+                        seen.len()
+                    )
+                })
+                .unwrap_or_else(|| panic!("triaged exited before {count} × {message:?}"));
+            if let Some(raw) = line.get("raw") {
+                eprintln!("triaged: {raw}");
+            }
+            if line["fields"]["message"] == message {
+                seen.push(line);
+            }
+        }
+        seen
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL");
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    pub async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("exits within the patience window")
+            .expect("wait");
+        exit.code()
+    }
+}

@@ -1,0 +1,135 @@
+//! The process lifecycle: crash recovery and graceful shutdown, on the real binary.
+
+use crate::{
+    daemon::Daemon,
+    helpers::{SECRET, notification},
+};
+use triaged::ingest::signature;
+
+async fn post_events(daemon: &Daemon, prefix: &str, count: usize) {
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        let body = notification(
+            &format!("notif_{prefix}_{i}"),
+            "conversation.user.replied",
+            &format!("{i}"),
+        );
+        let response = client
+            .post(daemon.url("/webhooks/intercom"))
+            .header("x-hub-signature", signature::sign(SECRET.as_bytes(), &body))
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 200);
+    }
+}
+
+async fn open(db: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open db")
+}
+
+/// Runs per event, and events not yet processed.
+async fn tally(db: &std::path::Path) -> (Vec<i64>, i64) {
+    let pool = open(db).await;
+    let per_event: Vec<i64> = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM runs r WHERE r.event_id = e.id) FROM webhook_events e ORDER BY e.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tally");
+    let unprocessed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status != 'processed'")
+            .fetch_one(&pool)
+            .await
+            .expect("unprocessed");
+    pool.close().await;
+    (per_event, unprocessed)
+}
+
+#[tokio::test]
+async fn events_accepted_without_workers_survive_sigkill_and_each_gets_exactly_one_run() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+
+    let daemon = Daemon::start(&db, &[("TRIAGED_WORKERS", "0")]).await;
+    post_events(&daemon, "kill", 20).await;
+    daemon.kill().await;
+
+    let mut daemon = Daemon::start(&db, &[("TRIAGED_WORKERS", "4")]).await;
+    daemon.wait_for_message("run finished", 20).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let (per_event, unprocessed) = tally(&db).await;
+    assert_eq!(per_event.len(), 20);
+    assert!(
+        per_event.iter().all(|&n| n == 1),
+        "runs per event: {per_event:?}"
+    );
+    assert_eq!(unprocessed, 0);
+}
+
+#[tokio::test]
+async fn runs_in_flight_when_the_process_is_killed_are_finished_after_a_restart() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+    let holding = [
+        ("TRIAGED_WORKERS", "4"),
+        ("TRIAGED_JOB_HOLD", "60s"),
+        ("TRIAGED_HEARTBEAT", "1s"),
+    ];
+
+    let mut daemon = Daemon::start(&db, &holding).await;
+    post_events(&daemon, "inflight", 4).await;
+    daemon.wait_for_message("run started", 4).await;
+    daemon.kill().await;
+    let (_, unprocessed) = tally(&db).await;
+    assert_eq!(unprocessed, 4, "the killed runs did not finish");
+
+    let mut daemon = Daemon::start(
+        &db,
+        &[("TRIAGED_WORKERS", "4"), ("TRIAGED_HEARTBEAT", "1s")],
+    )
+    .await;
+    daemon.wait_for_message("run finished", 4).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let (per_event, unprocessed) = tally(&db).await;
+    assert_eq!(
+        per_event,
+        vec![1, 1, 1, 1],
+        "the interrupted run is resumed, not doubled"
+    );
+    assert_eq!(unprocessed, 0);
+}
+
+#[tokio::test]
+async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+
+    let mut daemon =
+        Daemon::start(&db, &[("TRIAGED_WORKERS", "4"), ("TRIAGED_JOB_HOLD", "1s")]).await;
+    post_events(&daemon, "term", 3).await;
+    daemon.wait_for_message("run started", 3).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let pool = open(&db).await;
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM runs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, vec!["succeeded"; 3], "no run is left half-done");
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 0);
+}
