@@ -34,6 +34,15 @@ pub enum Command {
     /// Received webhooks.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Benchmarks against a running daemon.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Fire unique signed notifications; print throughput and p50/p99/max ack latency.
+    Webhooks(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +124,10 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
+        Command::Bench(BenchCommand::Webhooks(args)) => {
+            crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);

@@ -15,8 +15,10 @@
 //! | [`app`] | wiring: start every stage, stop them in order |
 //! | [`cli`] | the `triaged` command line |
 //! | [`ids`] | typed Intercom ids |
+//! | [`bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ids;
