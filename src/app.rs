@@ -58,7 +58,12 @@ impl App {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
 
-        let runner = Runner::new(db.clone(), config.retry.clone(), config.job_hold);
+        let runner = Runner::new(
+            db.clone(),
+            config.retry.clone(),
+            config.debounce,
+            config.job_hold,
+        );
         let worker = (config.queue.workers > 0).then(|| {
             queue::spawn_worker(&db, runner.clone(), &config.queue, shutdown.child_token())
         });
@@ -73,6 +78,7 @@ impl App {
             Ingest {
                 db: db.clone(),
                 secrets: Arc::new(config.webhook.secrets.clone()),
+                debounce: config.debounce,
             },
             config.webhook.max_body_bytes,
         );
@@ -114,7 +120,9 @@ impl App {
     /// database. Errors when runs were still going when the grace period ran out.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down: no new requests; waiting for in-flight runs");
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.shutdown.cancel();
+        let runner = self.runner.clone();
         let drain = async {
             let server = self.server.await;
             let worker = match self.worker {
@@ -122,17 +130,25 @@ impl App {
                 None => None,
             };
             let _ = self.janitor.await;
-            (server, worker)
+            // The worker takes no new jobs now; let the ones in flight finish.
+            let idle = runner
+                .wait_idle(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await;
+            (server, worker, idle)
         };
-        let (server, worker) = tokio::time::timeout(self.grace, drain)
+        let grace_ran_out = || {
+            format!(
+                "TRIAGED_SHUTDOWN_GRACE ({:?}) ran out with runs still in flight; they will run \
+                 again after the next start",
+                self.grace
+            )
+        };
+        let (server, worker, idle) = tokio::time::timeout_at(deadline, drain)
             .await
-            .with_context(|| {
-                format!(
-                    "TRIAGED_SHUTDOWN_GRACE ({:?}) ran out with runs still in flight; they will run \
-                     again after the next start",
-                    self.grace
-                )
-            })?;
+            .with_context(grace_ran_out)?;
+        if !idle {
+            anyhow::bail!(grace_ran_out());
+        }
         server.context("HTTP server task")?.context("HTTP server")?;
         if let Some(worker) = worker {
             worker

@@ -85,6 +85,13 @@ pub enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a stored event again (re-parsing it if it was stored unparsed). Writes are idempotent,
+    /// so replaying an event that was already handled changes nothing in Intercom.
+    Replay {
+        #[command(flatten)]
+        db: DbArgs,
+        id: i64,
+    },
 }
 
 /// Entry point of the binary.
@@ -124,6 +131,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
+        Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
         Command::Bench(BenchCommand::Webhooks(args)) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -217,6 +225,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn replay(db: &DbArgs, id: i64) -> anyhow::Result<ExitCode> {
+    match crate::ingest::replay(&open(db).await?, id).await {
+        Ok(id) => {
+            println!("event {id} re-queued; a running daemon picks it up (or the next to start)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("triaged: {e}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     store::{
         Db, StoreError,
         events::{self, EventRow, EventStatus},
+        leases::{self, Claim},
         runs::{self, RunEnd, RunStatus},
     },
 };
@@ -50,6 +51,17 @@ impl From<StoreError> for RunError {
     }
 }
 
+/// Counters of the runner's work, for waiting on it without sleeping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Runs started (a resumed run counts again).
+    pub runs_started: u64,
+    /// Jobs finished, whatever they did (ran, coalesced, waited, were stale).
+    pub finished: u64,
+    /// Jobs being worked on right now.
+    pub in_flight: u64,
+}
+
 /// Retry policy for transient errors.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -72,35 +84,51 @@ impl RetryPolicy {
     }
 }
 
+/// A conversation's lease lasts this long unless released; longer than any run may take, so only
+/// a dead holder's lease ever expires.
+const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A job that finds its conversation busy tries again after this long.
+const LEASE_RETRY: Duration = Duration::from_secs(2);
+
 /// Executes jobs. Shared by all concurrent jobs of the process.
 #[derive(Debug)]
 pub struct Runner {
     db: Db,
     retry: RetryPolicy,
+    lease_ttl: Duration,
+    debounce: Duration,
+    /// Bound of the trailing debounce (see [`leases::claim`]).
+    coalesce_max_wait: Duration,
     /// Holds each job this long before working (rehearsal and shutdown tests; zero in production).
     hold: Duration,
-    /// Counts finished runs; tests and `drain` wait on it instead of sleeping.
-    finished: watch::Sender<u64>,
+    /// Counts started and finished jobs; tests and `drain` wait on it instead of sleeping.
+    activity: watch::Sender<Activity>,
 }
 
 impl Runner {
-    pub fn new(db: Db, retry: RetryPolicy, hold: Duration) -> Arc<Self> {
+    pub fn new(db: Db, retry: RetryPolicy, debounce: Duration, hold: Duration) -> Arc<Self> {
         Arc::new(Self {
             db,
             retry,
+            lease_ttl: LEASE_TTL,
+            debounce,
+            // Four windows: three quick messages coalesce, a non-stop typist is answered anyway.
+            coalesce_max_wait: debounce.saturating_mul(4),
             hold,
-            finished: watch::Sender::new(0),
+            activity: watch::Sender::new(Activity::default()),
         })
     }
 
-    /// A receiver that changes each time a job finishes (successfully or not).
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.finished.subscribe()
+    /// A receiver that changes each time a run starts or a job finishes (however it ended).
+    pub fn subscribe(&self) -> watch::Receiver<Activity> {
+        self.activity.subscribe()
     }
 
     /// Runs one job to its recorded end. Never panics, never returns an error.
     #[tracing::instrument(skip_all, fields(event_id = job.event_id, attempt = job.attempt))]
     pub async fn run_job(&self, job: Job) {
+        self.activity.send_modify(|a| a.in_flight += 1);
         let outcome = AssertUnwindSafe(self.run_job_inner(&job))
             .catch_unwind()
             .await;
@@ -126,7 +154,10 @@ impl Runner {
             }
         };
         metrics::counter!("triaged_jobs_total", "outcome" => label).increment(1);
-        self.finished.send_modify(|n| *n += 1);
+        self.activity.send_modify(|a| {
+            a.finished += 1;
+            a.in_flight -= 1;
+        });
     }
 
     async fn run_job_inner(&self, job: &Job) -> Result<&'static str, QueueError> {
@@ -135,8 +166,49 @@ impl Runner {
             return Ok("missing_event");
         };
         if event.status != EventStatus::Queued.as_str() {
-            // A redelivered job (crash after the run was recorded): nothing left to do.
+            // Redelivered after the run was recorded, or coalesced into another run.
             return Ok("already_done");
+        }
+        let key = job.key();
+        if event.job_key.as_deref() != Some(key.as_str()) {
+            // A newer job carries this event now (retry, replay, re-enqueue): this one is stale.
+            return Ok("stale_job");
+        }
+        if let Some(conversation) = event.conversation_id.as_deref() {
+            let mut tx = self.db.begin_write().await?;
+            let claim = leases::claim(
+                &mut tx,
+                conversation,
+                event.id,
+                &key,
+                self.lease_ttl,
+                self.debounce,
+                self.coalesce_max_wait,
+            )
+            .await?;
+            match claim {
+                Claim::Superseded { by } => {
+                    tx.commit().await?;
+                    tracing::info!(by, "event coalesced into a newer one of the conversation");
+                    metrics::counter!("triaged_events_coalesced_total").increment(1);
+                    return Ok("coalesced");
+                }
+                Claim::Busy { holder_event } => {
+                    queue::enqueue(&mut tx, event.id, job.attempt, LEASE_RETRY).await?;
+                    tx.commit().await?;
+                    tracing::info!(holder_event, "conversation busy with another run; waiting");
+                    metrics::counter!("triaged_lease_waits_total").increment(1);
+                    return Ok("lease_wait");
+                }
+                Claim::Acquired { covered } => {
+                    tx.commit().await?;
+                    if !covered.is_empty() {
+                        tracing::info!(?covered, "run covers earlier events of the conversation");
+                        metrics::counter!("triaged_events_coalesced_total")
+                            .increment(covered.len() as u64);
+                    }
+                }
+            }
         }
         let run_id = runs::start_or_resume(
             &self.db,
@@ -147,6 +219,7 @@ impl Runner {
         )
         .await?;
         tracing::info!(run_id, "run started");
+        self.activity.send_modify(|a| a.runs_started += 1);
         let started = Instant::now();
         if !self.hold.is_zero() {
             tokio::time::sleep(self.hold).await;
@@ -169,9 +242,9 @@ impl Runner {
                 outcome.outcome
             }
             Err(RunError::Transient(detail)) if job.attempt < self.retry.max_attempts => {
-                let next = Job::new(event.id, job.attempt + 1);
-                let delay = self.retry.delay_before(next.attempt);
-                queue::enqueue(&mut tx, &next, delay).await?;
+                let next = job.attempt + 1;
+                let delay = self.retry.delay_before(next);
+                queue::enqueue(&mut tx, event.id, next, delay).await?;
                 runs::mark_retrying(&mut tx, run_id, detail).await?;
                 tracing::warn!(%detail, ?delay, "run failed, will retry");
                 metrics::counter!("triaged_job_retries_total").increment(1);
@@ -197,6 +270,9 @@ impl Runner {
                 "failed"
             }
         };
+        if let Some(conversation) = event.conversation_id.as_deref() {
+            leases::release(&mut tx, conversation, &key).await?;
+        }
         tx.commit().await?;
         tracing::info!(run_id, outcome = label, duration_ms, "run finished");
         Ok(label)
@@ -225,8 +301,21 @@ impl Runner {
         };
         runs::finish(&mut tx, run_id, &end).await?;
         events::finish(&mut tx, job.event_id, EventStatus::Failed).await?;
+        if let Some(event) = self.db.event(job.event_id).await?
+            && let Some(conversation) = event.conversation_id.as_deref()
+        {
+            leases::release(&mut tx, conversation, &job.key()).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Waits until no job is in flight, or `timeout` passes. Returns whether it became idle.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let mut activity = self.subscribe();
+        tokio::time::timeout(timeout, activity.wait_for(|a| a.in_flight == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Waits until no event is left `queued`, or `timeout` passes. Returns whether it drained.

@@ -23,7 +23,7 @@ use serde_json::json;
 use sha1::{Digest, Sha1};
 
 use crate::{
-    queue::{self, Job, QueueError},
+    queue::{self, QueueError},
     store::{
         Db,
         events::{self, EventStatus, Inserted, NewEvent},
@@ -36,6 +36,8 @@ use envelope::Notification;
 pub struct Ingest {
     pub db: Db,
     pub secrets: Arc<Vec<SecretString>>,
+    /// How long a conversation's job waits before it runs, so quick messages coalesce.
+    pub debounce: std::time::Duration,
 }
 
 /// How a delivery was handled (also the `outcome` label of `triaged_webhooks_total`).
@@ -87,7 +89,7 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
             span.record("topic", notification.topic.as_str());
             let topic = notification.topic.0.clone();
             (
-                store_notification(&ingest.db, &notification, &body).await,
+                store_notification(&ingest.db, ingest.debounce, &notification, &body).await,
                 topic,
             )
         }
@@ -120,6 +122,7 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
 
 async fn store_notification(
     db: &Db,
+    debounce: std::time::Duration,
     n: &Notification,
     body: &[u8],
 ) -> Result<(Accepted, i64), QueueError> {
@@ -146,7 +149,12 @@ async fn store_notification(
         Inserted::Duplicate(id) => (Accepted::Duplicate, id),
         Inserted::New(id) if ping => (Accepted::Ping, id),
         Inserted::New(id) => {
-            queue::enqueue(&mut tx, &Job::new(id, 1), std::time::Duration::ZERO).await?;
+            let delay = if conversation_id.is_some() {
+                debounce
+            } else {
+                std::time::Duration::ZERO
+            };
+            queue::enqueue(&mut tx, id, 1, delay).await?;
             (Accepted::Queued, id)
         }
     };
@@ -175,4 +183,73 @@ async fn store_unparsed(db: &Db, error: &str, body: &[u8]) -> Result<(Accepted, 
     tx.commit().await?;
     tracing::warn!(event_id = id, %error, "signed webhook body could not be parsed; stored as unparsed");
     Ok((Accepted::Unparsed, id))
+}
+
+/// Why an event cannot be replayed; the text is for the person who asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no event {0}")]
+    NotFound(i64),
+    #[error("event {0} is a ping; pings have no run")]
+    Ping(i64),
+    #[error("event {id} still does not parse as a notification: {error}")]
+    StillUnparsed { id: i64, error: String },
+    #[error("event {0} is queued already")]
+    AlreadyQueued(i64),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Runs a stored event again: it goes back to `queued` with a new job (the daemon's workers pick
+/// it up). An `unparsed` event is parsed again first, so bodies kept before an upgrade can be
+/// processed after it. Writes are idempotent, so replaying a handled event is harmless.
+pub async fn replay(db: &Db, id: i64) -> Result<i64, ReplayError> {
+    let event = db
+        .event(id)
+        .await
+        .map_err(QueueError::from)?
+        .ok_or(ReplayError::NotFound(id))?;
+    let mut tx = db.begin_write().await.map_err(QueueError::from)?;
+    match event.status.as_str() {
+        "queued" => return Err(ReplayError::AlreadyQueued(id)),
+        "ignored" => return Err(ReplayError::Ping(id)),
+        "unparsed" => {
+            let n =
+                Notification::parse(&event.raw_body).map_err(|e| ReplayError::StillUnparsed {
+                    id,
+                    error: e.to_string(),
+                })?;
+            if n.topic.is_ping() {
+                return Err(ReplayError::Ping(id));
+            }
+            sqlx::query(
+                "UPDATE webhook_events SET notification_id = ?, topic = ?, app_id = ?, \
+                 conversation_id = ?, created_at = ?, delivery_attempts = ?, parse_error = NULL \
+                 WHERE id = ?",
+            )
+            .bind(n.id.as_str())
+            .bind(n.topic.as_str())
+            .bind(n.app_id.as_deref())
+            .bind(n.conversation_id())
+            .bind(n.created_at)
+            .bind(n.delivery_attempts)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(QueueError::from)?;
+        }
+        _ => {}
+    }
+    sqlx::query(
+        "UPDATE webhook_events SET status = 'queued', processed_at = NULL, coalesced_into = NULL \
+         WHERE id = ?",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(QueueError::from)?;
+    queue::enqueue(&mut tx, id, 1, std::time::Duration::ZERO).await?;
+    tx.commit().await.map_err(QueueError::from)?;
+    tracing::info!(event_id = id, "event re-queued for replay");
+    Ok(id)
 }

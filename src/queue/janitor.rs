@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Job, QUEUE, QueueError, depth, enqueue};
+use super::{QUEUE, QueueError, depth, enqueue};
 use crate::store::Db;
 
 /// Finished job rows older than this are deleted (the audit trail lives in `runs`).
@@ -13,7 +13,7 @@ const KEEP_DONE_FOR: Duration = Duration::from_secs(600);
 /// Re-enqueues every event still `queued` whose job is missing or already finished: the job row was
 /// pruned, or the runner could not record the end of the run. Returns how many were re-enqueued.
 pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
-    let stranded: Vec<(i64, Option<String>)> = sqlx::query_as(
+    let stranded: Vec<(i64,)> = sqlx::query_as(
         "SELECT e.id, e.job_key FROM webhook_events e \
          LEFT JOIN Jobs j ON j.job_type = ?1 AND j.idempotency_key = e.job_key \
          WHERE e.status = 'queued' AND (j.id IS NULL OR j.status IN ('Done', 'Killed') \
@@ -23,12 +23,15 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
     .bind(QUEUE)
     .fetch_all(db.pool())
     .await?;
-    for (event_id, key) in &stranded {
-        let attempt = key.as_deref().and_then(Job::attempt_of_key).unwrap_or(0) + 1;
+    for (event_id,) in &stranded {
         let mut tx = db.begin_write().await?;
-        enqueue(&mut tx, &Job::new(*event_id, attempt), Duration::ZERO).await?;
+        let job = enqueue(&mut tx, *event_id, 1, Duration::ZERO).await?;
         tx.commit().await?;
-        tracing::warn!(event_id, attempt, "re-enqueued an event whose job was gone");
+        tracing::warn!(
+            event_id,
+            seq = job.seq,
+            "re-enqueued an event whose job was gone"
+        );
     }
     Ok(stranded.len())
 }

@@ -44,30 +44,20 @@ pub const JOB_VERSION: u8 = 1;
 pub struct Job {
     pub v: u8,
     pub event_id: i64,
-    /// 1 for the first attempt; a retry is a new job with `attempt + 1`.
+    /// 1 for the first attempt; a retry after a transient error is a new job with `attempt + 1`.
     pub attempt: u32,
+    /// The event's enqueue counter when this job was made (see [`Job::key`]).
+    pub seq: u32,
 }
 
 impl Job {
-    pub fn new(event_id: i64, attempt: u32) -> Self {
-        Self {
-            v: JOB_VERSION,
-            event_id,
-            attempt,
-        }
-    }
-
-    /// The idempotency key of this job: enqueueing the same key twice adds one row.
+    /// The job's idempotency key, unique by construction. It is also a fencing token: the event
+    /// row records the key of its current job, and a job whose key is no longer current (a
+    /// duplicate claimed after a crash, a job superseded by a retry or a replay) does nothing.
     pub fn key(&self) -> String {
-        format!("evt:{}:{}", self.event_id, self.attempt)
-    }
-
-    /// The attempt number encoded in a key made by [`Job::key`].
-    pub fn attempt_of_key(key: &str) -> Option<u32> {
-        key.rsplit(':').next()?.parse().ok()
+        format!("evt:{}:{}", self.event_id, self.seq)
     }
 }
-
 /// Errors from enqueueing.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -85,13 +75,26 @@ impl From<sqlx::Error> for QueueError {
     }
 }
 
-/// Adds `job` to the queue inside the caller's transaction (to run after `delay`), and records its
-/// key on the event row. A job whose key is already queued is not added again.
+/// Enqueues a job for `event_id` inside the caller's transaction, to run after `delay`, and makes
+/// it the event's current job (see [`Job::key`]). Returns the job.
 pub async fn enqueue(
     tx: &mut Transaction<'_, Sqlite>,
-    job: &Job,
+    event_id: i64,
+    attempt: u32,
     delay: Duration,
-) -> Result<(), QueueError> {
+) -> Result<Job, QueueError> {
+    let seq: u32 = sqlx::query_scalar(
+        "UPDATE webhook_events SET job_seq = job_seq + 1 WHERE id = ? RETURNING job_seq",
+    )
+    .bind(event_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let job = Job {
+        v: JOB_VERSION,
+        event_id,
+        attempt,
+        seq,
+    };
     let key = job.key();
     let run_at = SystemTime::now()
         .checked_add(delay)
@@ -99,14 +102,14 @@ pub async fn enqueue(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let task = TaskBuilder::new(serde_json::to_vec(job)?)
+    let task = TaskBuilder::new(serde_json::to_vec(&job)?)
         .run_at_timestamp(run_at)
         .max_attempts(DB_MAX_ATTEMPTS)
         .idempotency_key(&key)
         .build();
     apalis_sqlite::queries::push_tasks(&mut **tx, QUEUE, std::slice::from_ref(&task)).await?;
-    events::set_job_key(tx, job.event_id, &key).await?;
-    Ok(())
+    events::set_job_key(tx, event_id, &key).await?;
+    Ok(job)
 }
 
 /// Jobs waiting or running (for `/metrics` and `/readyz`).
@@ -126,10 +129,14 @@ mod tests {
 
     #[test]
     fn a_job_is_small_versioned_json_carrying_ids_only() {
-        let job = Job::new(42, 1);
+        let job = Job {
+            v: JOB_VERSION,
+            event_id: 42,
+            attempt: 2,
+            seq: 3,
+        };
         let json = serde_json::to_string(&job).unwrap_or_default();
-        assert_eq!(json, r#"{"v":1,"event_id":42,"attempt":1}"#);
-        assert_eq!(job.key(), "evt:42:1");
-        assert_eq!(Job::attempt_of_key(&Job::new(7, 3).key()), Some(3));
+        assert_eq!(json, r#"{"v":1,"event_id":42,"attempt":2,"seq":3}"#);
+        assert_eq!(job.key(), "evt:42:3");
     }
 }

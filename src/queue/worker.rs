@@ -55,8 +55,14 @@ pub fn spawn_worker(
 
 /// The apalis handler. It never fails and never panics outward: the runner records every error on
 /// the run (see the module doc of [`crate::queue`]).
+///
+/// The job runs in its own task: apalis drops in-flight handler futures when the worker stops, and
+/// a run must never be cut off half-way. Shutdown waits for the runner to be idle instead
+/// ([`Runner::wait_idle`]); if a handler future is dropped the task finishes anyway, and the job
+/// row apalis did not get to acknowledge is harmless (its event is processed by then).
 async fn handle(job: Job, runner: Data<Arc<Runner>>) -> Result<(), BoxDynError> {
-    runner.run_job(job).await;
+    let runner = Arc::clone(&runner);
+    let _ = tokio::spawn(async move { runner.run_job(job).await }).await;
     Ok(())
 }
 

@@ -17,6 +17,8 @@ pub enum EventStatus {
     Failed,
     /// Recorded but needs no run (`ping`).
     Ignored,
+    /// Covered by the run of another event of the same conversation (`coalesced_into`).
+    Coalesced,
     /// Correctly signed but not a notification we could parse; kept for replay after an upgrade.
     Unparsed,
 }
@@ -28,6 +30,7 @@ impl EventStatus {
             Self::Processed => "processed",
             Self::Failed => "failed",
             Self::Ignored => "ignored",
+            Self::Coalesced => "coalesced",
             Self::Unparsed => "unparsed",
         }
     }

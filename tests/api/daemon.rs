@@ -34,6 +34,7 @@ impl Daemon {
             .env("INTERCOM_CLIENT_SECRET", SECRET)
             .env("INTERCOM_ACCESS_TOKEN", "test-token")
             .env("TRIAGED_POLL_INTERVAL", "20ms")
+            .env("TRIAGED_DEBOUNCE", "0s")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -5,6 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod coalescing;
 mod daemon;
 mod helpers;
 mod lifecycle;

@@ -1,0 +1,215 @@
+//! One conversation, one run at a time; quick messages coalesce; replays re-run safely.
+
+use std::time::Duration;
+
+use triaged::store::leases::{self, Claim};
+
+use crate::helpers::{PATIENCE, SECRET, notification, spawn_app, spawn_app_with, test_config};
+
+#[tokio::test]
+async fn three_quick_messages_in_one_conversation_make_one_run_on_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.debounce = Duration::from_secs(2);
+    let app = spawn_app_with(dir, config).await;
+
+    for i in 1..=3 {
+        let body = notification(
+            &format!("notif_quick_{i}"),
+            "conversation.user.replied",
+            "c-quick",
+        );
+        assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    }
+    app.drain_queue().await;
+
+    let runs = app.app.db().list_runs(None, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run for three quick messages: {runs:?}");
+    let last_event: i64 = app
+        .count("SELECT MAX(id) FROM webhook_events WHERE conversation_id = 'c-quick'")
+        .await;
+    assert_eq!(
+        runs[0].event_id, last_event,
+        "the run answers the latest message"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_events WHERE status = 'coalesced' AND coalesced_into IS NOT NULL")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.job_hold = Duration::from_millis(1500);
+    let app = spawn_app_with(dir, config).await;
+    let mut activity = app.app.runner().subscribe();
+
+    let first = notification("notif_busy_1", "conversation.user.replied", "c-busy");
+    app.post_signed_webhook(&first).await;
+    tokio::time::timeout(PATIENCE, activity.wait_for(|a| a.runs_started >= 1))
+        .await
+        .expect("first run starts")
+        .unwrap();
+    let second = notification("notif_busy_2", "conversation.user.replied", "c-busy");
+    app.post_signed_webhook(&second).await;
+    app.drain_queue().await;
+
+    let spans: Vec<(String, String)> =
+        sqlx::query_as("SELECT started_at, finished_at FROM runs ORDER BY started_at")
+            .fetch_all(app.app.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(spans.len(), 2, "the later message gets its own run");
+    assert!(
+        spans[1].0 >= spans[0].1,
+        "runs of one conversation never overlap: {spans:?}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM conversation_leases").await,
+        0,
+        "leases are released"
+    );
+}
+
+#[tokio::test]
+async fn a_lease_excludes_other_holders_until_released_or_expired() {
+    let app = spawn_app().await;
+    for (id, notif) in [(1, "notif_l1"), (2, "notif_l2")] {
+        // Two stored events of one conversation (workers run them too, which is fine here).
+        let body = notification(notif, "conversation.admin.noted", "c-lease");
+        app.post_signed_webhook(&body).await;
+        let _ = id;
+    }
+    app.drain_queue().await;
+    let db = app.app.db();
+    let long = Duration::from_secs(60);
+
+    let mut tx = db.begin_write().await.unwrap();
+    let a = leases::claim(
+        &mut tx,
+        "c-lease",
+        1,
+        "holder-a",
+        long,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a, Claim::Acquired { covered: vec![] });
+
+    let mut tx = db.begin_write().await.unwrap();
+    let b = leases::claim(
+        &mut tx,
+        "c-lease",
+        2,
+        "holder-b",
+        long,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(b, Claim::Busy { holder_event: 1 });
+
+    let mut tx = db.begin_write().await.unwrap();
+    let again = leases::claim(
+        &mut tx,
+        "c-lease",
+        1,
+        "holder-a",
+        long,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again,
+        Claim::Acquired { covered: vec![] },
+        "the holder itself may take it back"
+    );
+    leases::release(&mut tx, "c-lease", "holder-a")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = db.begin_write().await.unwrap();
+    let expired = leases::claim(
+        &mut tx,
+        "c-lease",
+        2,
+        "holder-b",
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(expired, Claim::Acquired { covered: vec![] });
+    let mut tx = db.begin_write().await.unwrap();
+    let takeover = leases::claim(
+        &mut tx,
+        "c-lease",
+        1,
+        "holder-c",
+        long,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        takeover,
+        Claim::Acquired { covered: vec![] },
+        "an expired lease (a dead holder) can be taken over"
+    );
+}
+
+#[tokio::test]
+async fn replaying_an_event_runs_it_again_and_an_unparsable_one_says_why() {
+    let app = spawn_app().await;
+    let body = notification("notif_replay", "conversation.user.replied", "c-replay");
+    let response: serde_json::Value = app.post_signed_webhook(&body).await.json().await.unwrap();
+    let id = response["event_id"].as_i64().unwrap();
+    app.drain_queue().await;
+
+    triaged::ingest::replay(app.app.db(), id).await.unwrap();
+    app.drain_queue().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_events WHERE status = 'processed'")
+            .await,
+        1
+    );
+
+    let junk: serde_json::Value = app
+        .post_signed_webhook(b"{not json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let junk_id = junk["event_id"].as_i64().unwrap();
+    let error = triaged::ingest::replay(app.app.db(), junk_id)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("still does not parse"),
+        "{error}"
+    );
+    let missing = triaged::ingest::replay(app.app.db(), 9999)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "no event 9999");
+}
