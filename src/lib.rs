@@ -8,6 +8,7 @@
 //! | [`ingest`] | `POST /webhooks/intercom`: verify the signature, store the event and enqueue its job in one transaction, answer 200 |
 //! | [`queue`] | durable jobs (apalis on SQLite): the job type, enqueueing, the worker, reconciliation and pruning |
 //! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
+//! | [`llm`] | chat completions against any OpenAI-compatible API |
 //! | [`store`] | the SQLite database: events, runs, migrations |
 //! | [`web`] | the HTTP surface: webhook routes and `/healthz`, `/readyz`, `/metrics` |
 //! | [`config`] | every setting, read in one place |
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
+pub mod llm;
 pub mod queue;
 pub mod runner;
 pub mod store;

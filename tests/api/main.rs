@@ -9,4 +9,6 @@ mod coalescing;
 mod daemon;
 mod helpers;
 mod lifecycle;
+mod llm;
+mod llm_stub;
 mod webhooks;
