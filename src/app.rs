@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
-    ingest::Ingest,
+    ingest::{Ingest, writer::Writer},
     queue::{self, Janitor},
     runner::Runner,
     store::Db,
@@ -32,6 +32,7 @@ pub struct App {
     shutdown: CancellationToken,
     grace: Duration,
     server: JoinHandle<std::io::Result<()>>,
+    writer: JoinHandle<()>,
     worker: Option<JoinHandle<Result<(), apalis::prelude::BoxDynError>>>,
     janitor: JoinHandle<()>,
 }
@@ -74,9 +75,11 @@ impl App {
             }
             .run(shutdown.child_token()),
         );
+        let (writer, writer_task) = Writer::spawn(db.clone());
         let router = web::router(
+            db.clone(),
             Ingest {
-                db: db.clone(),
+                writer,
                 secrets: Arc::new(config.webhook.secrets.clone()),
                 debounce: config.debounce,
             },
@@ -96,6 +99,7 @@ impl App {
             shutdown,
             grace: config.shutdown_grace,
             server,
+            writer: writer_task,
             worker,
             janitor,
         })
@@ -125,6 +129,8 @@ impl App {
         let runner = self.runner.clone();
         let drain = async {
             let server = self.server.await;
+            // The router (and with it every writer handle) is gone: the writer flushes and ends.
+            let _ = self.writer.await;
             let worker = match self.worker {
                 Some(worker) => Some(worker.await),
                 None => None,

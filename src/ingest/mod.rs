@@ -8,6 +8,7 @@
 
 pub mod envelope;
 pub mod signature;
+pub mod writer;
 
 use std::{sync::Arc, time::Instant};
 
@@ -26,15 +27,16 @@ use crate::{
     queue::{self, QueueError},
     store::{
         Db,
-        events::{self, EventStatus, Inserted, NewEvent},
+        events::{EventStatus, Inserted},
     },
 };
 use envelope::Notification;
+use writer::{StoreRequest, Writer};
 
 /// What the receiver needs.
 #[derive(Debug, Clone)]
 pub struct Ingest {
-    pub db: Db,
+    pub writer: Writer,
     pub secrets: Arc<Vec<SecretString>>,
     /// How long a conversation's job waits before it runs, so quick messages coalesce.
     pub debounce: std::time::Duration,
@@ -82,22 +84,39 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
             .increment(1);
         return (StatusCode::UNAUTHORIZED, error.to_string()).into_response();
     }
-    let (result, topic) = match Notification::parse(&body) {
+    let (request, topic) = match Notification::parse(&body) {
         Ok(notification) => {
             let span = tracing::Span::current();
             span.record("notification_id", notification.id.as_str());
             span.record("topic", notification.topic.as_str());
             let topic = notification.topic.0.clone();
             (
-                store_notification(&ingest.db, ingest.debounce, &notification, &body).await,
+                notification_request(&notification, ingest.debounce, body),
                 topic,
             )
         }
-        Err(error) => (
-            store_unparsed(&ingest.db, &error.to_string(), &body).await,
-            "unparsed".to_owned(),
-        ),
+        Err(error) => {
+            tracing::warn!(%error, "signed webhook body could not be parsed; storing it as unparsed");
+            (
+                unparsed_request(&error.to_string(), body),
+                "unparsed".to_owned(),
+            )
+        }
     };
+    let accepted = match request.status {
+        EventStatus::Ignored => Accepted::Ping,
+        EventStatus::Unparsed => Accepted::Unparsed,
+        _ => Accepted::Queued,
+    };
+    let result = ingest
+        .writer
+        .store(request)
+        .await
+        .map(|stored| match stored {
+            Inserted::New(id) => (accepted, id),
+            Inserted::Duplicate(id) if accepted == Accepted::Unparsed => (accepted, id),
+            Inserted::Duplicate(id) => (Accepted::Duplicate, id),
+        });
     let response = match result {
         Ok((accepted, event_id)) => {
             tracing::info!(event_id, outcome = accepted.label(), "webhook stored");
@@ -120,20 +139,24 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
     response
 }
 
-async fn store_notification(
-    db: &Db,
-    debounce: std::time::Duration,
+fn notification_request(
     n: &Notification,
-    body: &[u8],
-) -> Result<(Accepted, i64), QueueError> {
+    debounce: std::time::Duration,
+    body: Bytes,
+) -> StoreRequest {
     let conversation_id = n.conversation_id();
     let ping = n.topic.is_ping();
-    let event = NewEvent {
-        dedupe_key: n.id.as_str(),
-        notification_id: Some(n.id.as_str()),
-        topic: Some(n.topic.as_str()),
-        app_id: n.app_id.as_deref(),
-        conversation_id: conversation_id.as_deref(),
+    StoreRequest {
+        dedupe_key: n.id.as_str().to_owned(),
+        notification_id: Some(n.id.as_str().to_owned()),
+        topic: Some(n.topic.as_str().to_owned()),
+        app_id: n.app_id.clone(),
+        enqueue_after: match (ping, &conversation_id) {
+            (true, _) => None,
+            (false, Some(_)) => Some(debounce),
+            (false, None) => Some(std::time::Duration::ZERO),
+        },
+        conversation_id,
         created_at: n.created_at,
         delivery_attempts: n.delivery_attempts,
         status: if ping {
@@ -143,29 +166,12 @@ async fn store_notification(
         },
         parse_error: None,
         raw_body: body,
-    };
-    let mut tx = db.begin_write().await?;
-    let accepted = match events::insert(&mut tx, &event).await? {
-        Inserted::Duplicate(id) => (Accepted::Duplicate, id),
-        Inserted::New(id) if ping => (Accepted::Ping, id),
-        Inserted::New(id) => {
-            let delay = if conversation_id.is_some() {
-                debounce
-            } else {
-                std::time::Duration::ZERO
-            };
-            queue::enqueue(&mut tx, id, 1, delay).await?;
-            (Accepted::Queued, id)
-        }
-    };
-    tx.commit().await?;
-    Ok(accepted)
+    }
 }
 
-async fn store_unparsed(db: &Db, error: &str, body: &[u8]) -> Result<(Accepted, i64), QueueError> {
-    let key = format!("sha1:{}", hex::encode(Sha1::digest(body)));
-    let event = NewEvent {
-        dedupe_key: &key,
+fn unparsed_request(error: &str, body: Bytes) -> StoreRequest {
+    StoreRequest {
+        dedupe_key: format!("sha1:{}", hex::encode(Sha1::digest(&body))),
         notification_id: None,
         topic: None,
         app_id: None,
@@ -173,16 +179,10 @@ async fn store_unparsed(db: &Db, error: &str, body: &[u8]) -> Result<(Accepted, 
         created_at: None,
         delivery_attempts: None,
         status: EventStatus::Unparsed,
-        parse_error: Some(error),
+        parse_error: Some(error.to_owned()),
+        enqueue_after: None,
         raw_body: body,
-    };
-    let mut tx = db.begin_write().await?;
-    let id = match events::insert(&mut tx, &event).await? {
-        Inserted::New(id) | Inserted::Duplicate(id) => id,
-    };
-    tx.commit().await?;
-    tracing::warn!(event_id = id, %error, "signed webhook body could not be parsed; stored as unparsed");
-    Ok((Accepted::Unparsed, id))
+    }
 }
 
 /// Why an event cannot be replayed; the text is for the person who asked.

@@ -14,8 +14,7 @@ use tower_http::trace::TraceLayer;
 use crate::{ingest::Ingest, queue, store::Db};
 
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
-pub fn router(ingest: Ingest, max_body_bytes: usize) -> Router {
-    let db = ingest.db.clone();
+pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize) -> Router {
     let webhooks = Router::new()
         .route(
             "/webhooks/intercom",
