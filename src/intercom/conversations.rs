@@ -61,14 +61,7 @@ impl IntercomClient {
         id: &ConversationId,
         plaintext: bool,
     ) -> Result<Conversation, IntercomError> {
-        let mut call = Call::get(format!(
-            "/conversations/{}",
-            segment("conversation", id.as_str())?
-        ));
-        if plaintext {
-            call = call.query("display_as", "plaintext");
-        }
-        self.execute(call).await
+        self.execute(retrieve_call(id, plaintext)?).await
     }
 
     /// `POST /conversations/{id}/reply` as an admin (comment or note). Returns the conversation;
@@ -94,17 +87,7 @@ impl IntercomClient {
         id: &ConversationId,
         action: &ManageConversation,
     ) -> Result<Conversation, IntercomError> {
-        let path = format!(
-            "/conversations/{}/parts",
-            segment("conversation", id.as_str())?
-        );
-        self.execute(Call::with_body(
-            Method::POST,
-            path,
-            CallKind::Write,
-            action,
-        )?)
-        .await
+        self.execute(manage_call(id, action)?).await
     }
 
     /// `POST /conversations/{id}/tags`.
@@ -128,6 +111,28 @@ impl IntercomClient {
     ) -> Result<Tag, IntercomError> {
         self.execute(detach_tag_call(id, tag, admin_id)?).await
     }
+}
+
+pub(super) fn retrieve_call(id: &ConversationId, plaintext: bool) -> Result<Call, IntercomError> {
+    let mut call = Call::get(format!(
+        "/conversations/{}",
+        segment("conversation", id.as_str())?
+    ));
+    if plaintext {
+        call = call.query("display_as", "plaintext");
+    }
+    Ok(call)
+}
+
+pub(super) fn manage_call(
+    id: &ConversationId,
+    action: &ManageConversation,
+) -> Result<Call, IntercomError> {
+    let path = format!(
+        "/conversations/{}/parts",
+        segment("conversation", id.as_str())?
+    );
+    Call::with_body(Method::POST, path, CallKind::Write, action)
 }
 
 pub(super) fn attach_tag_call(

@@ -17,8 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct RateHeaders {
     pub limit: Option<u64>,
     pub remaining: Option<u64>,
-    /// Unix seconds at which the window refills.
+    /// Unix seconds at which the window refills, by Intercom's clock.
     pub reset: Option<u64>,
+    /// Intercom's clock when it answered (the `Date` header), Unix seconds: lets the limiter
+    /// translate `reset` to the local clock when the two disagree.
+    pub date: Option<u64>,
 }
 
 impl RateHeaders {
@@ -34,8 +37,60 @@ impl RateHeaders {
             limit: num("x-ratelimit-limit"),
             remaining: num("x-ratelimit-remaining"),
             reset: num("x-ratelimit-reset"),
+            date: headers
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_http_date),
         }
     }
+
+    /// `reset` on the local clock: shifted by the difference between Intercom's `Date` and `now`
+    /// (a local clock a minute slow would otherwise wait a minute too long).
+    fn local_reset(&self, now: SystemTime) -> Option<u64> {
+        let reset = self.reset?;
+        let Some(date) = self.date else {
+            return Some(reset);
+        };
+        let skew = i128::from(date) - i128::from(unix_secs(now));
+        u64::try_from(i128::from(reset) - skew).ok()
+    }
+}
+
+/// Parses an HTTP `Date` (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let mut parts = text.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + m * 60 + sec).ok()
 }
 
 /// What to do before sending a request.
@@ -120,7 +175,7 @@ impl RateLimiter {
         if headers.limit.is_some() {
             self.limit = headers.limit;
         }
-        let (Some(remaining), Some(reset)) = (headers.remaining, headers.reset) else {
+        let (Some(remaining), Some(reset)) = (headers.remaining, headers.local_reset(now)) else {
             return;
         };
         if reset <= unix_secs(now) {
@@ -146,7 +201,7 @@ impl RateLimiter {
     pub fn on_rate_limited(&mut self, now: SystemTime, headers: RateHeaders) {
         self.on_response(now, headers);
         let reset = headers
-            .reset
+            .local_reset(now)
             .filter(|r| *r > unix_secs(now))
             .unwrap_or_else(|| unix_secs(now) + DEFAULT_WINDOW.as_secs());
         self.remaining = Some(0);
@@ -202,6 +257,7 @@ mod tests {
             limit: Some(166),
             remaining: Some(remaining),
             reset: Some(reset),
+            date: None,
         }
     }
 
@@ -327,8 +383,42 @@ mod tests {
             RateHeaders {
                 limit: Some(10000),
                 remaining: Some(42),
-                reset: None
+                reset: None,
+                date: None,
             }
+        );
+    }
+
+    #[test]
+    fn http_dates_parse_to_unix_seconds() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"),
+            Some(1_582_977_600)
+        );
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn a_local_clock_a_minute_slow_still_waits_only_until_intercoms_reset() {
+        let mut l = RateLimiter::new();
+        let mut h = headers(0, 1067);
+        h.date = Some(1060); // Intercom's clock; ours says 1000.
+        l.on_response(at(1000), h);
+        assert_eq!(
+            l.before_send(at(1000)),
+            Decision::Wait(Duration::from_secs(7))
+        );
+        let mut l = RateLimiter::new();
+        l.on_rate_limited(at(1000), h);
+        assert_eq!(
+            l.before_send(at(1000)),
+            Decision::Wait(Duration::from_secs(7))
         );
     }
 

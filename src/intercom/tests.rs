@@ -355,3 +355,102 @@ fn a_client_from_config_needs_a_token_and_an_http_url() {
     assert_eq!(client.base_url(), "http://127.0.0.1:8090");
     assert_eq!(client.stats(), super::Stats::default());
 }
+
+#[tokio::test]
+async fn clones_share_one_limiter_and_a_wait_over_the_bound_is_retry_later_at_once() {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use super::{IntercomError, ratelimit::RateHeaders};
+
+    let a = IntercomClient::builder("http://127.0.0.1:9", SecretString::from("t"))
+        .max_wait(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = a.clone();
+    let now = SystemTime::now();
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // One slot left in a window that resets in two minutes, seen by clone `a`.
+    a.with_shared(|s| {
+        s.limiter.on_response(
+            now,
+            RateHeaders {
+                limit: Some(166),
+                remaining: Some(1),
+                reset: Some(now_secs + 120),
+                date: None,
+            },
+        );
+    });
+    // Clone `b` takes the last slot, then must not wait two minutes for the next.
+    assert_eq!(b.acquire().await, Ok(()));
+    let started = Instant::now();
+    let err = a.acquire().await.err();
+    assert!(
+        matches!(err, Some(IntercomError::RetryLater { after }) if after > Duration::from_secs(30) && after <= Duration::from_secs(120)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "it slept");
+    assert!(err.is_some_and(|e| e.is_transient()));
+    assert_eq!(b.stats().waits, 0);
+}
+
+#[test]
+fn manage_posts_to_parts_and_retrieve_can_ask_for_plain_text() {
+    use super::{
+        conversations::{manage_call, retrieve_call},
+        requests::ManageConversation,
+        transport::CallKind,
+    };
+
+    let c = client();
+    let call = manage_call(
+        &ConversationId::from("532"),
+        &ManageConversation::snooze(AdminId::from("1"), 1_734_541_187),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(call.kind, CallKind::Write);
+    let request = c.build_request(&call).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(request.method(), reqwest::Method::POST);
+    assert_eq!(request.url().path(), "/conversations/532/parts");
+    let body: Value = serde_json::from_slice(
+        request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body["message_type"], "snoozed");
+    assert!(body.get("type").is_none());
+
+    let call = retrieve_call(&ConversationId::from("503"), true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(call.kind, CallKind::Read);
+    let request = c.build_request(&call).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        request.url().as_str(),
+        "https://api.eu.intercom.io/conversations/503?display_as=plaintext"
+    );
+    assert!(retrieve_call(&ConversationId::from("5/../../me"), false).is_err());
+}
+
+#[tokio::test]
+async fn an_oversized_search_is_refused_before_anything_is_sent() {
+    use super::{
+        IntercomError,
+        search::{SearchQuery, SearchRequest},
+    };
+
+    // Port 9 (discard) is never contacted: the query is refused first.
+    let c = IntercomClient::builder("http://127.0.0.1:9", SecretString::from("t"))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let query = SearchQuery::or((0..16).map(|i| SearchQuery::eq("id", i.to_string())));
+    let err = c
+        .search_conversations(&SearchRequest::new(query))
+        .await
+        .err();
+    assert!(
+        matches!(&err, Some(IntercomError::InvalidRequest(m)) if m.contains("at most 15")),
+        "{err:?}"
+    );
+    assert_eq!(c.stats().requests, 0);
+}

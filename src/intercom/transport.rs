@@ -153,7 +153,7 @@ fn transport_detail(e: &reqwest::Error) -> &'static str {
 }
 
 impl IntercomClient {
-    fn with_shared<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+    pub(super) fn with_shared<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
         match self.inner.shared.lock() {
             Ok(mut shared) => f(&mut shared),
             Err(poisoned) => f(&mut poisoned.into_inner()),
@@ -184,7 +184,7 @@ impl IntercomClient {
 
     /// Waits until the limiter lets a request go, or returns `RetryLater` if that would take
     /// longer than `max_wait`.
-    async fn acquire(&self) -> Result<(), IntercomError> {
+    pub(super) async fn acquire(&self) -> Result<(), IntercomError> {
         for _ in 0..MAX_ACQUIRE_ROUNDS {
             let decision = self.with_shared(|s| s.limiter.before_send(SystemTime::now()));
             let wait = match decision {
