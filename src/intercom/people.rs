@@ -10,6 +10,21 @@ use super::{
 };
 use crate::ids::ContactId;
 
+/// The contact to ask for next when `result` says `current` was merged, unless
+/// [`MAX_MERGE_HOPS`] were already followed or the `Link` points back at `current`.
+fn merged_into<T>(
+    result: &Result<T, IntercomError>,
+    current: &ContactId,
+    hops: usize,
+) -> Option<ContactId> {
+    match result {
+        Err(IntercomError::ContactMerged {
+            canonical: Some(next),
+        }) if hops < MAX_MERGE_HOPS && next != current => Some(next.clone()),
+        _ => None,
+    }
+}
+
 /// How many `contact_merged` redirects to follow: Intercom resolves chains of up to 3 hops.
 pub const MAX_MERGE_HOPS: usize = 3;
 
@@ -22,16 +37,13 @@ impl IntercomClient {
         let mut hops = 0;
         loop {
             let path = format!("/contacts/{}", segment("contact", current.as_str())?);
-            match self.execute(Call::get(path)).await {
-                Err(IntercomError::ContactMerged {
-                    canonical: Some(next),
-                }) if hops < MAX_MERGE_HOPS && next != current => {
-                    tracing::debug!(from = %current, to = %next, "following a merged contact");
-                    hops += 1;
-                    current = next;
-                }
-                other => return other,
-            }
+            let result = self.execute(Call::get(path)).await;
+            let Some(next) = merged_into(&result, &current, hops) else {
+                return result;
+            };
+            tracing::debug!(from = %current, to = %next, "following a merged contact");
+            hops += 1;
+            current = next;
         }
     }
 
@@ -81,5 +93,34 @@ impl IntercomClient {
             .query("state", "published")
             .query("highlight", "true");
         self.execute(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(into: &str) -> Result<(), IntercomError> {
+        Err(IntercomError::ContactMerged {
+            canonical: Some(ContactId::from(into)),
+        })
+    }
+
+    #[test]
+    fn a_merged_contact_is_followed_up_to_three_hops() {
+        let a = ContactId::from("a");
+        assert_eq!(merged_into(&merged("b"), &a, 0), Some(ContactId::from("b")));
+        assert_eq!(merged_into(&merged("b"), &a, 2), Some(ContactId::from("b")));
+        assert_eq!(merged_into(&merged("b"), &a, MAX_MERGE_HOPS), None);
+    }
+
+    #[test]
+    fn a_link_to_itself_or_without_a_target_or_a_success_stops_the_chase() {
+        let a = ContactId::from("a");
+        assert_eq!(merged_into(&merged("a"), &a, 0), None);
+        let no_link: Result<(), IntercomError> =
+            Err(IntercomError::ContactMerged { canonical: None });
+        assert_eq!(merged_into(&no_link, &a, 0), None);
+        assert_eq!(merged_into(&Ok(()), &a, 0), None);
     }
 }

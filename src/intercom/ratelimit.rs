@@ -196,14 +196,15 @@ impl RateLimiter {
         }
     }
 
-    /// A 429: the window is spent until its `Reset` (or, without one, for [`DEFAULT_WINDOW`]).
-    /// The next [`Self::before_send`] then says how long to wait.
+    /// A 429: the window is spent until its `Reset` (at least the next second; without a
+    /// `Reset`, for [`DEFAULT_WINDOW`]). The next [`Self::before_send`] says how long to wait.
     pub fn on_rate_limited(&mut self, now: SystemTime, headers: RateHeaders) {
         self.on_response(now, headers);
-        let reset = headers
-            .local_reset(now)
-            .filter(|r| *r > unix_secs(now))
-            .unwrap_or_else(|| unix_secs(now) + DEFAULT_WINDOW.as_secs());
+        let now_secs = unix_secs(now);
+        let reset = match headers.local_reset(now) {
+            Some(reset) => reset.max(now_secs + 1),
+            None => now_secs + DEFAULT_WINDOW.as_secs(),
+        };
         self.remaining = Some(0);
         self.reset_at = Some(self.reset_at.map_or(reset, |r| r.max(reset)));
     }
@@ -340,6 +341,16 @@ mod tests {
         let mut l = RateLimiter::new();
         l.on_rate_limited(at(2000), RateHeaders::default());
         assert_eq!(l.before_send(at(2000)), Decision::Wait(DEFAULT_WINDOW));
+    }
+
+    #[test]
+    fn a_429_whose_reset_already_passed_waits_one_second_not_a_window() {
+        let mut l = RateLimiter::new();
+        l.on_rate_limited(at(2000), headers(0, 1999));
+        assert_eq!(
+            l.before_send(at(2000)),
+            Decision::Wait(Duration::from_secs(1))
+        );
     }
 
     #[test]

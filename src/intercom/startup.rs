@@ -2,7 +2,11 @@
 //! admin act? Runs once before the daemon takes work; each failure is one line naming what to fix.
 //! It never prints the token.
 
-use super::{IntercomClient, IntercomError, region_of};
+use super::{
+    IntercomClient, IntercomError,
+    models::{AdminList, AdminWithApp},
+    region_of,
+};
 use crate::ids::AdminId;
 
 /// Who the daemon is, as Intercom sees it.
@@ -86,34 +90,13 @@ pub async fn check_startup(
         .list_admins()
         .await
         .map_err(|e| startup_error(base_url, "/admins", e))?;
-    let app = me.app.clone().unwrap_or_default();
-    let acting = admin_id.cloned().unwrap_or_else(|| me.id.clone());
-    let Some(admin) = admins.admins.iter().find(|a| a.id == acting) else {
-        return Err(StartupError::UnknownAdmin {
-            admin_id: acting,
-            workspace: app.id_code.clone().unwrap_or_else(|| "?".to_owned()),
-            base_url: base_url.to_owned(),
-        });
-    };
-    if admin.has_inbox_seat == Some(false) {
+    let identity = identity_from(base_url, me, &admins, admin_id)?;
+    if identity.has_inbox_seat == Some(false) {
         tracing::warn!(
-            admin_id = %acting,
+            admin_id = %identity.admin_id,
             "the acting Intercom admin has no inbox seat; assignments and replies may be refused"
         );
     }
-    let region = app
-        .region
-        .clone()
-        .unwrap_or_else(|| region_of(base_url).to_owned());
-    let identity = Identity {
-        admin_id: acting,
-        admin_name: admin.name.clone(),
-        token_admin_id: me.id,
-        app_id_code: app.id_code,
-        app_name: app.name,
-        region,
-        has_inbox_seat: admin.has_inbox_seat,
-    };
     tracing::info!(
         admin_id = %identity.admin_id,
         workspace = identity.app_id_code.as_deref().unwrap_or("?"),
@@ -121,6 +104,33 @@ pub async fn check_startup(
         "Intercom credentials accepted"
     );
     Ok(identity)
+}
+
+/// Picks the acting admin (`admin_id`, else the token's) out of `/admins`. Pure.
+fn identity_from(
+    base_url: &str,
+    me: AdminWithApp,
+    admins: &AdminList,
+    admin_id: Option<&AdminId>,
+) -> Result<Identity, StartupError> {
+    let app = me.app.unwrap_or_default();
+    let acting = admin_id.cloned().unwrap_or_else(|| me.id.clone());
+    let Some(admin) = admins.admins.iter().find(|a| a.id == acting) else {
+        return Err(StartupError::UnknownAdmin {
+            admin_id: acting,
+            workspace: app.id_code.unwrap_or_else(|| "?".to_owned()),
+            base_url: base_url.to_owned(),
+        });
+    };
+    Ok(Identity {
+        admin_id: acting,
+        admin_name: admin.name.clone(),
+        token_admin_id: me.id,
+        app_id_code: app.id_code,
+        app_name: app.name,
+        region: app.region.unwrap_or_else(|| region_of(base_url).to_owned()),
+        has_inbox_seat: admin.has_inbox_seat,
+    })
 }
 
 #[cfg(test)]
@@ -155,6 +165,54 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "could not reach Intercom at https://api.eu.intercom.io (could not connect); check INTERCOM_BASE_URL and the network"
+        );
+    }
+
+    fn me_and_admins() -> (AdminWithApp, AdminList) {
+        let me = serde_json::json!({"type": "admin", "id": "1", "name": "Token owner",
+            "app": {"type": "app", "id_code": "a86dr8yl", "name": "Acme", "region": "EU"}});
+        let admins = serde_json::json!({"type": "admin.list", "admins": [
+            {"type": "admin", "id": 1, "name": "Token owner", "has_inbox_seat": true},
+            {"type": "admin", "id": "7", "name": "Triage Bot", "has_inbox_seat": false}
+        ]});
+        (
+            serde_json::from_value(me).unwrap_or_else(|e| panic!("{e}")),
+            serde_json::from_value(admins).unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    #[test]
+    fn without_an_admin_id_the_token_owner_acts() {
+        let (me, admins) = me_and_admins();
+        let id = identity_from("https://api.eu.intercom.io", me, &admins, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(id.admin_id, AdminId::from("1"));
+        assert_eq!(id.app_id_code.as_deref(), Some("a86dr8yl"));
+        assert_eq!(id.region, "EU");
+        assert_eq!(id.has_inbox_seat, Some(true));
+    }
+
+    #[test]
+    fn a_configured_admin_must_be_in_the_workspace() {
+        let (me, admins) = me_and_admins();
+        let bot = identity_from("u", me.clone(), &admins, Some(&AdminId::from("7")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bot.admin_name.as_deref(), Some("Triage Bot"));
+        assert_eq!(bot.token_admin_id, AdminId::from("1"));
+        assert_eq!(bot.has_inbox_seat, Some(false));
+        let err = identity_from(
+            "https://api.intercom.io",
+            me,
+            &admins,
+            Some(&AdminId::from("99")),
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "INTERCOM_ADMIN_ID 99 is not an admin of workspace a86dr8yl (https://api.intercom.io)"
+            )
         );
     }
 
