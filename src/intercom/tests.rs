@@ -244,6 +244,10 @@ fn zero_null_and_missing_assignees_all_mean_unassigned() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_assignee_id, Some(AdminId::from("42")));
     assert_eq!(c.team_assignee_id, None);
+    let c: Conversation = serde_json::from_value(json!({"id": "9", "teammates":
+        {"type": "admin.list", "teammates": [{"type": "admin", "id": 814860}]}}))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.teammates.teammates[0].id, AdminId::from("814860"));
 }
 
 #[test]

@@ -48,6 +48,26 @@ pub struct Conversation {
     pub conversation_parts: Option<PartList>,
     #[serde(default, deserialize_with = "null_default")]
     pub custom_attributes: BTreeMap<String, serde_json::Value>,
+    /// Admins who wrote at least one part (`null` when none).
+    #[serde(default, deserialize_with = "null_default")]
+    pub teammates: Teammates,
+    /// Whether Fin (Intercom's AI agent) took part.
+    #[serde(default)]
+    pub ai_agent_participated: Option<bool>,
+}
+
+/// `{type:"admin.list", teammates:[{type:"admin", id}]}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Teammates {
+    #[serde(deserialize_with = "null_default")]
+    pub teammates: Vec<TeammateRef>,
+}
+
+/// An admin as referenced from a conversation's `teammates`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TeammateRef {
+    pub id: AdminId,
 }
 
 impl Conversation {
@@ -227,7 +247,7 @@ pub struct Part {
     pub app_package_code: Option<String>,
     #[serde(default)]
     pub redacted: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub external_id: Option<String>,
 }
 

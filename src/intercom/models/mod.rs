@@ -21,8 +21,8 @@ pub use article::{Article, ArticleHighlight, ArticleSearch, ArticleSearchData};
 pub use company::{Company, CompanyPlan, CompanyScrollPage};
 pub use contact::{Contact, ContactList, Location, Visitor};
 pub use conversation::{
-    Attachment, Author, AuthorType, Conversation, ConversationList, ConversationState, Part,
-    PartList, PartType, Source,
+    Attachment, Author, AuthorType, ContactRef, ContactRefs, Conversation, ConversationList,
+    ConversationState, Part, PartList, PartType, Source, TeammateRef, Teammates,
 };
 pub use ids::{ArticleId, CompanyId, TagId, TicketId, TicketTypeId};
 pub use lists::{Next, Pages, RefList, Reference};
