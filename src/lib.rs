@@ -8,6 +8,7 @@
 //! | [`ingest`] | `POST /webhooks/intercom`: verify the signature, store the event and enqueue its job in one transaction, answer 200 |
 //! | [`queue`] | durable jobs (apalis on SQLite): the job type, enqueueing, the worker, reconciliation and pruning |
 //! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
+//! | [`intercom`] | the typed Intercom REST client: operations, models, errors, the shared rate limiter, company scroll, start-up check |
 //! | [`llm`] | chat completions against any OpenAI-compatible API |
 //! | [`store`] | the SQLite database: events, runs, migrations |
 //! | [`web`] | the HTTP surface: webhook routes and `/healthz`, `/readyz`, `/metrics` |
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
+pub mod intercom;
 pub mod llm;
 pub mod queue;
 pub mod runner;
