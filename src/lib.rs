@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`ingest`] | `POST /webhooks/intercom`: verify the signature, store the event and enqueue its job in one transaction, answer 200 |
 //! | [`queue`] | durable jobs (apalis on SQLite): the job type, enqueueing, the worker, reconciliation and pruning |
+//! | [`playbook`] | the YAML playbooks: format, checks, JSON Schema, pure trigger matching and templates |
 //! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
 //! | [`store`] | the SQLite database: events, runs, migrations |
 //! | [`web`] | the HTTP surface: webhook routes and `/healthz`, `/readyz`, `/metrics` |
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
+pub mod playbook;
 pub mod queue;
 pub mod runner;
 pub mod store;
