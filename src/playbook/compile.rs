@@ -401,3 +401,84 @@ fn agent(spec: &AgentSpec, pos: Pos, report: &mut Report) -> Option<Agent> {
         temperature: spec.temperature.as_ref().map(|t| t.value),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::playbook::{Mode, Step, parse_str};
+
+    const AGENT: &str =
+        "  - agent:\n      instructions: help\n      tools: [get_conversation, create_ticket]\n";
+
+    fn check(yaml: &str) -> Result<crate::playbook::Playbook, Vec<String>> {
+        parse_str(yaml, Path::new("t.yaml"))
+            .map_err(|ds| ds.iter().map(ToString::to_string).collect())
+    }
+
+    fn doc(steps: &str, fallback: &str) -> String {
+        format!(
+            "name: t\ntrigger:\n  topics: [conversation.user.created]\nsteps:\n{steps}fallback:\n{fallback}"
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        let p = check(&doc(AGENT, "  - close\n")).unwrap();
+        assert_eq!(p.mode, Mode::Draft);
+        assert_eq!(p.priority, 0);
+        let agent = p.agent().unwrap();
+        assert_eq!(agent.max_replies, 1);
+        assert_eq!(agent.wall_time, crate::playbook::DEFAULT_WALL_TIME);
+        assert_eq!(agent.model, None);
+    }
+
+    #[test]
+    fn durations_are_written_like_people_say_them() {
+        let p = check(&doc("  - snooze: 3d\n", "  - close\n")).unwrap();
+        assert!(
+            matches!(p.steps[0], Step::Snooze(d) if d.as_secs() == 3 * 86_400),
+            "{:?}",
+            p.steps
+        );
+    }
+
+    #[test]
+    fn ticket_id_is_only_available_after_an_agent_that_may_create_tickets() {
+        let note = "  - note: \"ticket {{ticket.id}}\"\n";
+        assert!(check(&doc(&format!("{AGENT}{note}"), "  - close\n")).is_ok());
+        let before = check(&doc(&format!("{note}{AGENT}"), "  - close\n")).unwrap_err();
+        assert!(
+            before[0].starts_with("t.yaml:5:11: `{{ticket.id}}`"),
+            "{before:?}"
+        );
+        let no_tickets = AGENT.replace(", create_ticket", "");
+        assert!(check(&doc(&format!("{no_tickets}{note}"), "  - close\n")).is_err());
+    }
+
+    #[test]
+    fn failure_reason_is_only_available_in_the_fallback() {
+        let note = "  - note: \"{{failure.reason}}\"\n";
+        assert!(check(&doc(AGENT, note)).is_ok());
+        let err = check(&doc(note, "  - close\n")).unwrap_err();
+        assert!(err[0].contains("only available in `fallback`"), "{err:?}");
+    }
+
+    #[test]
+    fn names_must_be_lowercase_kebab_case() {
+        for bad in ["Refund", "refund_request", "-a", "a--b", "a-"] {
+            let yaml =
+                doc("  - close\n", "  - close\n").replace("name: t", &format!("name: \"{bad}\""));
+            let err = check(&yaml).unwrap_err();
+            assert!(err[0].contains("lowercase-kebab-case"), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn every_semantic_error_in_a_file_is_reported_not_only_the_first() {
+        let yaml = "name: t\ntrigger:\n  topics: [conversation.closed]\n  conditions:\n    \
+                    matches: '('\nsteps:\n  - snooze: soon\n";
+        let err = check(yaml).unwrap_err();
+        assert_eq!(err.len(), 3, "{err:?}");
+    }
+}
