@@ -253,6 +253,10 @@ fn steps_list(list: &[Spanned<StepSpec>], at: Where, report: &mut Report) -> Vec
     for step in list {
         let pos = Pos::of(step);
         let compiled = match &step.value {
+            StepSpec::Tag(name) if name.trim().is_empty() => {
+                report.error(pos, "`tag` needs a tag name");
+                None
+            }
             StepSpec::Tag(name) => Some(Step::Tag(name.clone())),
             StepSpec::Note(text) => template(text, at, ticket_available, report).map(Step::Note),
             StepSpec::Reply(text) => template(text, at, ticket_available, report).map(Step::Reply),

@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde_saphyr::{MessageFormatter, Options, UserMessageFormatter};
+use serde_saphyr::{ExternalMessageSource, MessageFormatter, Options, UserMessageFormatter};
 
 use super::{
     PlaybookSet,
@@ -44,8 +44,20 @@ fn parse_with_name_pos(text: &str, file: &Path) -> Result<(Playbook, Pos), Vec<D
         Ok(spec) => spec,
         Err(e) => {
             let pos = e.location().map(Pos::from).unwrap_or_default();
-            let message = UserMessageFormatter.format_message(e.without_snippet());
-            report.error(pos, friendly(&message));
+            let inner = e.without_snippet();
+            let message = friendly(&UserMessageFormatter.format_message(inner));
+            let message = match inner {
+                serde_saphyr::Error::ExternalMessage { source, .. }
+                    if matches!(**source, ExternalMessageSource::Parser(_)) =>
+                {
+                    format!(
+                        "YAML syntax error: {message} (the mistake may be on an earlier line: \
+                         check indentation, quotes and closing brackets)"
+                    )
+                }
+                _ => message,
+            };
+            report.error(pos, message);
             return Err(report.diagnostics);
         }
     };

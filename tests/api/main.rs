@@ -6,4 +6,5 @@
 )]
 
 mod helpers;
+mod playbook;
 mod webhooks;
