@@ -158,7 +158,14 @@ impl fmt::Display for Template {
                 Part::Var {
                     variable,
                     default: Some(d),
-                } => write!(f, "{{{{{} | default: {d:?}}}}}", variable.name())?,
+                } => {
+                    let quote = if d.contains('"') { '\'' } else { '"' };
+                    write!(
+                        f,
+                        "{{{{{} | default: {quote}{d}{quote}}}}}",
+                        variable.name()
+                    )?;
+                }
             }
         }
         Ok(())
@@ -266,5 +273,62 @@ mod tests {
     fn a_template_displays_as_it_was_written() {
         let src = "Hi {{contact.first_name | default: \"there\"}}, {{conversation.id}}";
         assert_eq!(Template::parse(src).unwrap().to_string(), src);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn part() -> impl Strategy<Value = Part> {
+            prop_oneof![
+                "[^{}]{1,12}".prop_map(Part::Text),
+                (0..VARIABLES.len(), proptest::option::of("[^{}\"']{0,8}")).prop_map(
+                    |(i, default)| Part::Var {
+                        variable: VARIABLES[i].1,
+                        default,
+                    }
+                ),
+            ]
+        }
+
+        fn template() -> impl Strategy<Value = Template> {
+            proptest::collection::vec(part(), 0..6).prop_map(|parts| {
+                // Adjacent texts would parse back as one; merge them as the parser would.
+                let mut merged: Vec<Part> = Vec::new();
+                for p in parts {
+                    match (merged.last_mut(), p) {
+                        (Some(Part::Text(a)), Part::Text(b)) => a.push_str(&b),
+                        (_, p) => merged.push(p),
+                    }
+                }
+                Template { parts: merged }
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_is_rejected_without_panicking(src in "\\PC{0,40}") {
+                let _ = Template::parse(&src);
+            }
+
+            #[test]
+            fn a_template_parses_back_from_how_it_displays(t in template()) {
+                prop_assert_eq!(Template::parse(&t.to_string()), Ok(t));
+            }
+
+            #[test]
+            fn rendering_with_every_value_known_never_fails(t in template(), name in "[a-z]{1,8} [a-z]{1,8}") {
+                let values = TemplateValues {
+                    contact_name: Some(name),
+                    contact_email: Some("a@b.c".into()),
+                    conversation_id: Some("1".into()),
+                    playbook_name: Some("p".into()),
+                    ticket_id: Some("2".into()),
+                    failure_reason: Some("r".into()),
+                };
+                prop_assert!(t.render(&values).is_ok());
+            }
+        }
     }
 }
