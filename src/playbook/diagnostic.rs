@@ -112,6 +112,14 @@ pub fn friendly(message: &str) -> String {
     let message = message
         .replace('\n', " ")
         .replace("unknown variant", "unknown value");
+    if message == "expected end of mapping after enum variant value" {
+        return "only one key is allowed here: write each step as its own `- ` item, and give an \
+                assignee only one of `team`, `team_id`, `admin_id`"
+            .to_owned();
+    }
+    if let Some(field) = message.strip_prefix("missing field ") {
+        return format!("missing required field {field} in this section");
+    }
     for (ty, words) in [
         ("i32", "a whole number"),
         ("u32", "a whole number (0 or more)"),
@@ -177,5 +185,9 @@ mod tests {
             "unknown value `yes`, expected one of live, draft, shadow"
         );
         assert_eq!(friendly("invalid i32"), "expected a whole number");
+        assert_eq!(
+            friendly("missing field `steps`"),
+            "missing required field `steps` in this section"
+        );
     }
 }

@@ -40,6 +40,13 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Playbook, Vec<Diagnostic>> {
 /// Like [`parse_str`], also returning where the `name` value is (for duplicate-name errors).
 fn parse_with_name_pos(text: &str, file: &Path) -> Result<(Playbook, Pos), Vec<Diagnostic>> {
     let mut report = Report::new(file.to_path_buf());
+    if text.trim().is_empty() {
+        report.error(
+            Pos { line: 1, column: 1 },
+            "the file is empty: a playbook needs at least `name`, `trigger` and `steps`",
+        );
+        return Err(report.diagnostics);
+    }
     let spec: PlaybookSpec = match serde_saphyr::from_str_with_options(text, options()) {
         Ok(spec) => spec,
         Err(e) => {

@@ -328,6 +328,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_file_says_so_at_its_first_line() {
+        let err = check("\n  \n").unwrap_err();
+        assert_eq!(
+            err,
+            [
+                "t.yaml:1:1: the file is empty: a playbook needs at least `name`, `trigger` and `steps`"
+            ]
+        );
+    }
+
+    #[test]
     fn every_semantic_error_in_a_file_is_reported_not_only_the_first() {
         let yaml = "name: t\ntrigger:\n  topics: [conversation.closed]\n  conditions:\n    \
                     matches: '('\nsteps:\n  - snooze: soon\n";
