@@ -80,6 +80,18 @@ pub enum ConversationState {
     Snoozed,
 }
 
+impl ConversationState {
+    /// From Intercom's `conversation.state`; `None` for a value Intercom may add later.
+    pub fn from_intercom(state: &str) -> Option<Self> {
+        match state {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            "snoozed" => Some(Self::Snoozed),
+            _ => None,
+        }
+    }
+}
+
 /// An assignee condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assignee {

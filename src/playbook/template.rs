@@ -77,6 +77,23 @@ pub struct TemplateValues {
 }
 
 impl TemplateValues {
+    /// The values known when `playbook` starts on a conversation: contact, conversation and
+    /// playbook. The runner adds `ticket_id` and `failure_reason` as they become known.
+    pub fn for_run(
+        ctx: &super::MatchContext,
+        conversation_id: &str,
+        playbook: &super::Playbook,
+    ) -> Self {
+        Self {
+            contact_name: ctx.contact.name.clone(),
+            contact_email: ctx.contact.email.clone(),
+            conversation_id: Some(conversation_id.to_owned()),
+            playbook_name: Some(playbook.name.clone()),
+            ticket_id: None,
+            failure_reason: None,
+        }
+    }
+
     /// The value of `variable`; blank values count as missing.
     pub fn get(&self, variable: Variable) -> Option<String> {
         let value = match variable {

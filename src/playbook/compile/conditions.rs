@@ -1,5 +1,5 @@
 //! Checks `trigger.conditions` and builds [`Conditions`]: regexes compiled, time zones resolved,
-//! opening hours parsed. Pure.
+//! opening hours parsed. Pure: never reads the clock (matching gets the time from its context).
 
 use serde_saphyr::Spanned;
 

@@ -1,4 +1,5 @@
-//! `steps:` and `fallback:` as written: deterministic actions and the `agent` step.
+//! `steps:` and `fallback:` as written: deterministic actions and the `agent` step. Shapes only:
+//! durations, templates and tool names are checked in `compile`, never here.
 
 use schemars::JsonSchema;
 use serde::Deserialize;

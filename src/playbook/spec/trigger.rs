@@ -1,4 +1,5 @@
-//! `trigger:` as written: topics and conditions.
+//! `trigger:` as written: topics and conditions. Shapes only: topics, regexes, time zones and
+//! times are checked in `compile`, never here.
 
 use std::collections::BTreeMap;
 
