@@ -15,7 +15,8 @@ pub struct MatchContext {
     /// The webhook topic, e.g. `conversation.user.replied`.
     pub topic: String,
     pub state: ConversationState,
-    /// The customer's latest message as plain text (empty when there is none).
+    /// The customer's latest message as plain text (for `conversation.user.created`, the
+    /// conversation's source body); empty when there is none.
     pub message: String,
     /// Names of the conversation's tags.
     pub tags: Vec<String>,

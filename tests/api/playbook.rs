@@ -202,3 +202,43 @@ fn every_shipped_playbook_has_the_editor_schema_line() {
         );
     }
 }
+
+#[test]
+fn the_shipped_playbooks_route_refunds_bugs_and_everything_else() {
+    use triaged::playbook::{ContactFacts, ConversationState, MatchContext, load_dir};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let set = load_dir(&dir).expect("the shipped playbooks load");
+    let event = |message: &str| MatchContext {
+        topic: "conversation.user.created".into(),
+        state: ConversationState::Open,
+        message: message.into(),
+        tags: vec![],
+        admin_assignee_id: None,
+        team_assignee_id: None,
+        team_assignee_name: None,
+        channel: "conversation".into(),
+        contact: ContactFacts::default(),
+        now: 1_795_768_200,
+    };
+    let pick = |ctx: &MatchContext| set.first_match(ctx).map(|p| p.name.clone());
+    assert_eq!(
+        pick(&event("Can I get my MONEY BACK?")).as_deref(),
+        Some("refund-request")
+    );
+    assert_eq!(
+        pick(&event("The export crashes with error 500")).as_deref(),
+        Some("bug-escalation")
+    );
+    assert_eq!(
+        pick(&event("How do I change my avatar?")).as_deref(),
+        Some("hand-off")
+    );
+    let mut handled = event("refund please");
+    handled.tags = vec!["refund-requested".into()];
+    handled.team_assignee_id = Some("7".into());
+    assert_eq!(
+        pick(&handled),
+        None,
+        "already tagged and assigned: nobody acts"
+    );
+}
