@@ -1,6 +1,6 @@
 //! The `triaged` command line: parses arguments (see [`crate::config`]) and runs one command.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,12 +37,29 @@ pub enum Command {
     /// Benchmarks against a running daemon.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Playbooks: validate them, print their JSON Schema.
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Fire unique signed notifications; print throughput and p50/p99/max ack latency.
     Webhooks(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// Validate playbooks; print `file:line:col: message` for each problem and exit 1 on any.
+    Check {
+        /// Playbook files or directories [default: the playbook directory].
+        paths: Vec<PathBuf>,
+        /// Playbook directory, checked when no PATH is given.
+        #[arg(long, env = "TRIAGED_PLAYBOOKS", default_value = "./playbooks")]
+        playbooks: PathBuf,
+    },
+    /// Print the playbook JSON Schema (for editors and CI).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +151,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
         Command::Bench(BenchCommand::Webhooks(args)) => {
             crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbook(PlaybookCommand::Check { paths, playbooks }) => {
+            let paths = if paths.is_empty() {
+                vec![playbooks]
+            } else {
+                paths
+            };
+            Ok(check_playbooks(&paths))
+        }
+        Command::Playbook(PlaybookCommand::Schema) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::playbook::schema())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate(db) => {
@@ -240,6 +272,42 @@ async fn replay(db: &DbArgs, id: i64) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `triaged playbook check`: every problem on stderr, or a one-line summary on stdout.
+fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
+    let mut diagnostics = match crate::playbook::load_paths(paths) {
+        Ok(set) if set.is_empty() => paths
+            .iter()
+            .map(|p| crate::playbook::Diagnostic {
+                file: p.clone(),
+                line: 0,
+                column: 0,
+                message: "no playbook files (*.yaml, *.yml) here".to_owned(),
+            })
+            .collect(),
+        Ok(set) => {
+            let names: Vec<&str> = set.iter().map(|p| p.name.as_str()).collect();
+            println!(
+                "{} playbook{} OK: {}",
+                set.len(),
+                if set.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(diagnostics) => diagnostics,
+    };
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    for d in &diagnostics {
+        eprintln!("{d}");
+    }
+    eprintln!(
+        "playbook check: {} error{}",
+        diagnostics.len(),
+        if diagnostics.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::FAILURE
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<Db> {

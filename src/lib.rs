@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`ingest`] | `POST /webhooks/intercom`: verify the signature, store the event and enqueue its job in one transaction, answer 200 |
 //! | [`queue`] | durable jobs (apalis on SQLite): the job type, enqueueing, the worker, reconciliation and pruning |
+//! | [`playbook`] | the YAML playbooks: format, checks, JSON Schema, pure trigger matching and templates |
 //! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
 //! | [`intercom`] | the typed Intercom REST client: operations, models, errors, the shared rate limiter, company scroll, start-up check |
 //! | [`llm`] | chat completions against any OpenAI-compatible API |
@@ -27,6 +28,7 @@ pub mod ids;
 pub mod ingest;
 pub mod intercom;
 pub mod llm;
+pub mod playbook;
 pub mod queue;
 pub mod runner;
 pub mod store;

@@ -11,4 +11,5 @@ mod helpers;
 mod lifecycle;
 mod llm;
 mod llm_stub;
+mod playbook;
 mod webhooks;
