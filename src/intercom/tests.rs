@@ -20,9 +20,13 @@ const SPEC: &str = concat!(
 );
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/intercom/examples");
 
-fn load_spec() -> Value {
-    let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{SPEC}: {e}"))
+/// The spec, parsed once for all tests (1.3 MB of YAML).
+fn load_spec() -> &'static Value {
+    static PARSED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{SPEC}: {e}"))
+    })
 }
 
 fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
@@ -104,7 +108,7 @@ fn every_success_example_of_every_covered_operation_deserializes() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for (operation, decode) in covered() {
-        let examples = success_examples(&spec, operation);
+        let examples = success_examples(spec, operation);
         assert!(
             !examples.is_empty(),
             "{operation}: no 200/201 example found"
@@ -123,7 +127,7 @@ fn every_success_example_of_every_covered_operation_deserializes() {
 #[test]
 fn spec_examples_keep_the_fields_the_agent_needs() {
     let spec = load_spec();
-    let examples = success_examples(&spec, "manageConversation");
+    let examples = success_examples(spec, "manageConversation");
     let (_, value) = examples
         .iter()
         .find(|(name, _)| name.contains("Snooze"))
@@ -131,15 +135,15 @@ fn spec_examples_keep_the_fields_the_agent_needs() {
     let snoozed: Conversation =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(snoozed.snoozed_until, Some(1_734_541_187));
-    let (_, value) = &success_examples(&spec, "listTags")[0];
+    let (_, value) = &success_examples(spec, "listTags")[0];
     let tags: TagList = serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tags.tags.len(), 1, "GET /tags puts its tags in `data`");
-    let (_, value) = &success_examples(&spec, "scrollOverAllCompanies")[0];
+    let (_, value) = &success_examples(spec, "scrollOverAllCompanies")[0];
     let page: CompanyScrollPage =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.data.len(), 1);
     assert!(page.scroll_param.is_some());
-    let (_, value) = &success_examples(&spec, "listTicketTypes")[0];
+    let (_, value) = &success_examples(spec, "listTicketTypes")[0];
     let types: TicketTypeList =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -149,7 +153,7 @@ fn spec_examples_keep_the_fields_the_agent_needs() {
             .iter()
             .any(|a| a.name.as_deref() == Some("_default_title_"))
     );
-    let (_, value) = &success_examples(&spec, "identifyAdmin")[0];
+    let (_, value) = &success_examples(spec, "identifyAdmin")[0];
     let me: AdminWithApp =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(me.app.and_then(|a| a.region).as_deref(), Some("US"));
