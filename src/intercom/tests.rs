@@ -462,3 +462,52 @@ async fn an_oversized_search_is_refused_before_anything_is_sent() {
     );
     assert_eq!(c.stats().requests, 0);
 }
+
+#[test]
+fn every_error_example_of_every_covered_operation_maps_to_the_kind_of_its_status() {
+    use super::{IntercomError, error_from_response};
+
+    let spec = load_spec();
+    let mut checked = 0;
+    for (operation, _) in covered() {
+        for (_, item) in spec["paths"].as_object().into_iter().flatten() {
+            for (_, op) in item.as_object().into_iter().flatten() {
+                if op.get("operationId").and_then(Value::as_str) != Some(operation) {
+                    continue;
+                }
+                for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                    let Ok(status) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    if status < 400 {
+                        continue;
+                    }
+                    let examples = &response["content"]["application/json"]["examples"];
+                    for (name, example) in examples.as_object().into_iter().flatten() {
+                        let body = resolve(spec, example)["value"].to_string();
+                        let link = (status == 410).then_some("</contacts/x>; rel=\"canonical\"");
+                        let err = error_from_response(status, link, body.as_bytes());
+                        let expected = match status {
+                            401 => matches!(err, IntercomError::Unauthorized { .. }),
+                            403 => matches!(err, IntercomError::Forbidden { .. }),
+                            404 => matches!(err, IntercomError::NotFound { .. }),
+                            410 => {
+                                matches!(err, IntercomError::ContactMerged { canonical: Some(_) })
+                            }
+                            429 => err == IntercomError::RateLimited,
+                            500..=599 => matches!(err, IntercomError::Server { .. }),
+                            _ => matches!(err, IntercomError::Invalid { .. }),
+                        };
+                        assert!(expected, "{operation} {status} {name}: {err:?}");
+                        assert!(
+                            !err.to_string().contains("http_error"),
+                            "{operation} {status} {name}: the code was lost: {err}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} error examples");
+}
