@@ -36,7 +36,7 @@ impl IntercomClient {
         self.execute(call).await
     }
 
-    /// `GET /conversations` (newest first), `per_page` at most [`MAX_PER_PAGE`].
+    /// `GET /conversations` (newest first), `per_page` clamped to 1..=150.
     #[tracing::instrument(skip_all)]
     pub async fn list_conversations(
         &self,

@@ -1,10 +1,17 @@
 //! Stage: **intercom** — the typed Intercom REST client (API version 2.16, pinned).
 //!
 //! [`IntercomClient`] is cheap to clone; all clones share one HTTP connection pool and one rate
-//! limiter (all workers use the same access token). Operations are typed methods (see
-//! `conversations.rs`, `directory.rs`, `people.rs`); their bodies are in [`requests`], their
-//! answers in [`models`], their failures in [`IntercomError`]. Waiting, retries and rate limiting
-//! live in `transport.rs`.
+//! limiter (all workers use the same access token). Operations are typed methods, grouped by
+//! file: `conversations.rs` (search, list, retrieve, reply, manage, tag/untag), `directory.rs`
+//! (`/me`, admins, teams, tags, ticket types, tickets), `people.rs` (contacts, visitors,
+//! companies, articles) and [`scroll`] (the company scroll). Their bodies are in [`requests`],
+//! their answers in [`models`], their failures in [`IntercomError`]. Waiting, retries and rate
+//! limiting live in `transport.rs` and [`ratelimit`]; [`startup`] checks the credentials once.
+//!
+//! Typical wiring: `IntercomClient::from_config(&config.intercom).build()?`, then
+//! `check_startup(&client, client.admin_id()).await?` before taking work. A caller maps
+//! [`IntercomError::is_transient`] to a job retry, [`IntercomError::RetryLater`] to a delayed
+//! job, and [`IntercomError::UnknownOutcome`] to "re-read before doing it again".
 //!
 //! This module must never log or return the access token, never retry a write whose outcome is
 //! unknown, and never block a worker longer than the configured `max_wait`.

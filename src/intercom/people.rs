@@ -30,7 +30,7 @@ pub const MAX_MERGE_HOPS: usize = 3;
 
 impl IntercomClient {
     /// `GET /contacts/{id}`, following a merged contact's 410 `Link: rel="canonical"` up to
-    /// [`MAX_MERGE_HOPS`] times. The returned contact's `id` is the canonical one.
+    /// 3 times (`MAX_MERGE_HOPS`). The returned contact's `id` is the canonical one.
     #[tracing::instrument(skip_all, fields(contact_id = %id))]
     pub async fn retrieve_contact(&self, id: &ContactId) -> Result<Contact, IntercomError> {
         let mut current = id.clone();

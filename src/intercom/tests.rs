@@ -20,9 +20,13 @@ const SPEC: &str = concat!(
 );
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/intercom/examples");
 
-fn load_spec() -> Value {
-    let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{SPEC}: {e}"))
+/// The spec, parsed once for all tests (1.3 MB of YAML).
+fn load_spec() -> &'static Value {
+    static PARSED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{SPEC}: {e}"))
+    })
 }
 
 fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
@@ -104,7 +108,7 @@ fn every_success_example_of_every_covered_operation_deserializes() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for (operation, decode) in covered() {
-        let examples = success_examples(&spec, operation);
+        let examples = success_examples(spec, operation);
         assert!(
             !examples.is_empty(),
             "{operation}: no 200/201 example found"
@@ -123,7 +127,7 @@ fn every_success_example_of_every_covered_operation_deserializes() {
 #[test]
 fn spec_examples_keep_the_fields_the_agent_needs() {
     let spec = load_spec();
-    let examples = success_examples(&spec, "manageConversation");
+    let examples = success_examples(spec, "manageConversation");
     let (_, value) = examples
         .iter()
         .find(|(name, _)| name.contains("Snooze"))
@@ -131,15 +135,15 @@ fn spec_examples_keep_the_fields_the_agent_needs() {
     let snoozed: Conversation =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(snoozed.snoozed_until, Some(1_734_541_187));
-    let (_, value) = &success_examples(&spec, "listTags")[0];
+    let (_, value) = &success_examples(spec, "listTags")[0];
     let tags: TagList = serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tags.tags.len(), 1, "GET /tags puts its tags in `data`");
-    let (_, value) = &success_examples(&spec, "scrollOverAllCompanies")[0];
+    let (_, value) = &success_examples(spec, "scrollOverAllCompanies")[0];
     let page: CompanyScrollPage =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.data.len(), 1);
     assert!(page.scroll_param.is_some());
-    let (_, value) = &success_examples(&spec, "listTicketTypes")[0];
+    let (_, value) = &success_examples(spec, "listTicketTypes")[0];
     let types: TicketTypeList =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -149,7 +153,7 @@ fn spec_examples_keep_the_fields_the_agent_needs() {
             .iter()
             .any(|a| a.name.as_deref() == Some("_default_title_"))
     );
-    let (_, value) = &success_examples(&spec, "identifyAdmin")[0];
+    let (_, value) = &success_examples(spec, "identifyAdmin")[0];
     let me: AdminWithApp =
         serde_json::from_value((*value).clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(me.app.and_then(|a| a.region).as_deref(), Some("US"));
@@ -457,4 +461,53 @@ async fn an_oversized_search_is_refused_before_anything_is_sent() {
         "{err:?}"
     );
     assert_eq!(c.stats().requests, 0);
+}
+
+#[test]
+fn every_error_example_of_every_covered_operation_maps_to_the_kind_of_its_status() {
+    use super::{IntercomError, error_from_response};
+
+    let spec = load_spec();
+    let mut checked = 0;
+    for (operation, _) in covered() {
+        for (_, item) in spec["paths"].as_object().into_iter().flatten() {
+            for (_, op) in item.as_object().into_iter().flatten() {
+                if op.get("operationId").and_then(Value::as_str) != Some(operation) {
+                    continue;
+                }
+                for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                    let Ok(status) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    if status < 400 {
+                        continue;
+                    }
+                    let examples = &response["content"]["application/json"]["examples"];
+                    for (name, example) in examples.as_object().into_iter().flatten() {
+                        let body = resolve(spec, example)["value"].to_string();
+                        let link = (status == 410).then_some("</contacts/x>; rel=\"canonical\"");
+                        let err = error_from_response(status, link, body.as_bytes());
+                        let expected = match status {
+                            401 => matches!(err, IntercomError::Unauthorized { .. }),
+                            403 => matches!(err, IntercomError::Forbidden { .. }),
+                            404 => matches!(err, IntercomError::NotFound { .. }),
+                            410 => {
+                                matches!(err, IntercomError::ContactMerged { canonical: Some(_) })
+                            }
+                            429 => err == IntercomError::RateLimited,
+                            500..=599 => matches!(err, IntercomError::Server { .. }),
+                            _ => matches!(err, IntercomError::Invalid { .. }),
+                        };
+                        assert!(expected, "{operation} {status} {name}: {err:?}");
+                        assert!(
+                            !err.to_string().contains("http_error"),
+                            "{operation} {status} {name}: the code was lost: {err}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} error examples");
 }
