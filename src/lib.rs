@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
+pub mod tools;
 pub mod intercom;
 pub mod llm;
 pub mod playbook;

@@ -1,0 +1,223 @@
+//! The guard between the model and Intercom. Pure: every decision is a function of the run's
+//! scope, what the run has written so far, and the call; nothing here talks to Intercom.
+//!
+//! - only tools the playbook allows;
+//! - writes only touch the conversation that triggered the run (tickets only for its contacts);
+//! - write caps (e.g. at most one customer reply per run);
+//! - names and ids of teams, admins, tags and ticket types must exist in the live workspace lists;
+//!   an unknown one is answered with the valid choices.
+//!
+//! A refusal is text the model can read and act on, plus a short stable label for the record.
+
+use std::collections::BTreeSet;
+
+use super::{Access, ToolName};
+
+/// What a run may do.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The conversation that triggered the run.
+    pub conversation_id: String,
+    /// Its contacts (tickets may only be created for these).
+    pub contact_ids: Vec<String>,
+    /// The playbook's tool allowlist.
+    pub allowed: BTreeSet<ToolName>,
+    /// Customer-visible replies this run may send (reply steps count too).
+    pub max_replies: u32,
+}
+
+/// What the run has done so far.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub replies: u32,
+    pub writes: u32,
+}
+
+/// A refused call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `not_allowed`, `other_conversation`, `other_contact`, `reply_cap`, `unknown_team`, …
+    pub label: &'static str,
+    /// For the model.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(label: &'static str, message: String) -> Self {
+        Self { label, message }
+    }
+}
+
+/// Checks the tool against the allowlist, and a write's target against the scope and caps.
+/// `target` is the conversation the call names, `contact` the contact it names (tickets).
+pub fn check(
+    scope: &Scope,
+    tally: &Tally,
+    tool: ToolName,
+    target: Option<&str>,
+    contact: Option<&str>,
+) -> Result<(), Refusal> {
+    if !scope.allowed.contains(&tool) {
+        let allowed: Vec<&str> = scope.allowed.iter().map(|t| t.as_str()).collect();
+        return Err(Refusal::new(
+            "not_allowed",
+            format!(
+                "refused: `{}` is not allowed in this playbook. Allowed tools: {}.",
+                tool.as_str(),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if tool.access() == Access::Read {
+        return Ok(());
+    }
+    if let Some(target) = target
+        && target != scope.conversation_id
+    {
+        return Err(Refusal::new(
+            "other_conversation",
+            format!(
+                "refused: this run may only change conversation {} (the one that triggered it), \
+                 not {target}.",
+                scope.conversation_id
+            ),
+        ));
+    }
+    if let Some(contact) = contact
+        && !scope.contact_ids.iter().any(|c| c == contact)
+    {
+        return Err(Refusal::new(
+            "other_contact",
+            format!(
+                "refused: tickets may only be created for this conversation's contact ({}), not {contact}.",
+                scope.contact_ids.join(", ")
+            ),
+        ));
+    }
+    if tool == ToolName::ReplyToConversation && tally.replies >= scope.max_replies {
+        return Err(Refusal::new(
+            "reply_cap",
+            format!(
+                "refused: this run may send at most {} customer repl{} and has sent {}. \
+                 Add an internal note instead if something is left to say.",
+                scope.max_replies,
+                if scope.max_replies == 1 { "y" } else { "ies" },
+                tally.replies
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds `given` (an id or an exact, case-insensitive name) among `choices` (`(id, name)`),
+/// returning the id; an unknown one is refused with the valid choices listed.
+pub fn resolve<'a>(
+    kind: &'static str,
+    label: &'static str,
+    given: &str,
+    choices: &'a [(String, String)],
+) -> Result<&'a str, Refusal> {
+    let given = given.trim();
+    if let Some((id, _)) = choices.iter().find(|(id, _)| id == given) {
+        return Ok(id);
+    }
+    if let Some((id, _)) = choices
+        .iter()
+        .find(|(_, name)| name.eq_ignore_ascii_case(given))
+    {
+        return Ok(id);
+    }
+    let valid: Vec<String> = choices
+        .iter()
+        .map(|(id, name)| format!("{name} ({id})"))
+        .collect();
+    Err(Refusal::new(
+        label,
+        format!(
+            "unknown {kind} `{given}`. Valid {kind}s: {}.",
+            if valid.is_empty() {
+                "none".to_owned()
+            } else {
+                valid.join(", ")
+            }
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            conversation_id: "215".into(),
+            contact_ids: vec!["c1".into()],
+            allowed: [
+                ToolName::GetConversation,
+                ToolName::ReplyToConversation,
+                ToolName::CreateTicket,
+            ]
+            .into_iter()
+            .collect(),
+            max_replies: 1,
+        }
+    }
+
+    #[test]
+    fn tools_outside_the_allowlist_are_refused_with_the_allowed_ones() {
+        let err = check(&scope(), &Tally::default(), ToolName::CloseConversation, Some("215"), None)
+            .unwrap_err();
+        assert_eq!(err.label, "not_allowed");
+        assert!(err.message.contains("get_conversation, reply_to_conversation, create_ticket"));
+    }
+
+    #[test]
+    fn writes_only_touch_the_triggering_conversation_and_its_contacts() {
+        let s = scope();
+        let t = Tally::default();
+        assert!(check(&s, &t, ToolName::ReplyToConversation, Some("215"), None).is_ok());
+        assert_eq!(
+            check(&s, &t, ToolName::ReplyToConversation, Some("999"), None)
+                .unwrap_err()
+                .label,
+            "other_conversation"
+        );
+        assert!(check(&s, &t, ToolName::CreateTicket, Some("215"), Some("c1")).is_ok());
+        assert_eq!(
+            check(&s, &t, ToolName::CreateTicket, Some("215"), Some("c2"))
+                .unwrap_err()
+                .label,
+            "other_contact"
+        );
+        // Reads of other conversations are fine.
+        assert!(check(&s, &t, ToolName::GetConversation, Some("999"), None).is_ok());
+    }
+
+    #[test]
+    fn a_second_reply_past_the_cap_is_refused() {
+        let tally = Tally {
+            replies: 1,
+            writes: 1,
+        };
+        let err = check(&scope(), &tally, ToolName::ReplyToConversation, Some("215"), None)
+            .unwrap_err();
+        assert_eq!(err.label, "reply_cap");
+        assert!(err.message.contains("at most 1 customer reply"));
+    }
+
+    #[test]
+    fn names_resolve_case_insensitively_and_unknown_ones_list_the_choices() {
+        let teams = vec![
+            ("12".to_owned(), "Billing".to_owned()),
+            ("13".to_owned(), "Engineering".to_owned()),
+        ];
+        assert_eq!(resolve("team", "unknown_team", "billing", &teams), Ok("12"));
+        assert_eq!(resolve("team", "unknown_team", "13", &teams), Ok("13"));
+        let err = resolve("team", "unknown_team", "Sales", &teams).unwrap_err();
+        assert_eq!(err.label, "unknown_team");
+        assert_eq!(
+            err.message,
+            "unknown team `Sales`. Valid teams: Billing (12), Engineering (13)."
+        );
+    }
+}
