@@ -15,6 +15,7 @@
 //! | [`app`] | wiring: start every stage, stop them in order |
 //! | [`cli`] | the `triaged` command line |
 //! | [`ids`] | typed Intercom ids |
+//! | [`sandbox`] | an Intercom simulator (REST 2.16 shapes, rate limits, faults, signed webhooks, control API) for rehearsals and tests |
 
 pub mod app;
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod ingest;
 pub mod queue;
 pub mod runner;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod web;
