@@ -5,5 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod contract;
 mod helpers;
+mod sandbox;
 mod webhooks;
