@@ -3,10 +3,9 @@
 //!
 //! Pure: it turns text into a [`Workspace`]; it never reads the clock (the caller passes `now`).
 
-use std::collections::BTreeMap;
+mod format;
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use format::{SeedConversation, SeedFile};
 
 use super::model::{
     Admin, Article, Author, Company, Contact, Conversation, Part, Source, State, Tag, Team,
@@ -14,7 +13,7 @@ use super::model::{
 };
 
 /// The shipped demo workspace.
-pub const DEMO_YAML: &str = include_str!("demo_workspace.yaml");
+pub const DEMO_YAML: &str = include_str!("../demo_workspace.yaml");
 
 /// Why a seed was refused; names the offending item.
 #[derive(Debug, thiserror::Error)]
@@ -25,190 +24,11 @@ pub enum SeedError {
     Invalid(String),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedFile {
-    app_name: String,
-    admins: Vec<SeedAdmin>,
-    #[serde(default)]
-    teams: Vec<SeedTeam>,
-    #[serde(default)]
-    companies: Vec<SeedCompany>,
-    #[serde(default)]
-    contacts: Vec<SeedContact>,
-    #[serde(default)]
-    visitors: Vec<SeedVisitor>,
-    #[serde(default)]
-    tags: Vec<SeedTag>,
-    #[serde(default)]
-    ticket_types: Vec<SeedTicketType>,
-    #[serde(default)]
-    conversations: Vec<SeedConversation>,
-    #[serde(default)]
-    articles: Vec<SeedArticle>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedAdmin {
-    id: String,
-    name: String,
-    email: String,
-    #[serde(default)]
-    job_title: String,
-    #[serde(default)]
-    bot: bool,
-    #[serde(default)]
-    away: bool,
-    #[serde(default)]
-    team_ids: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedTeam {
-    id: String,
-    name: String,
-    #[serde(default)]
-    admin_ids: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedCompany {
-    id: String,
-    company_id: String,
-    name: String,
-    plan: Option<String>,
-    #[serde(default)]
-    size: i64,
-    #[serde(default)]
-    website: String,
-    #[serde(default)]
-    industry: String,
-    #[serde(default)]
-    monthly_spend: i64,
-    #[serde(default)]
-    custom_attributes: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedContact {
-    id: String,
-    external_id: Option<String>,
-    role: String,
-    name: Option<String>,
-    email: String,
-    phone: Option<String>,
-    #[serde(default)]
-    custom_attributes: Map<String, Value>,
-    #[serde(default)]
-    companies: Vec<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    merged_into: Option<String>,
-    #[serde(default)]
-    minutes_ago: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedVisitor {
-    id: String,
-    user_id: String,
-    name: Option<String>,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    minutes_ago: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedTag {
-    id: String,
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedTicketType {
-    id: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    icon: String,
-    category: String,
-    attributes: Vec<SeedTicketAttribute>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedTicketAttribute {
-    id: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default = "string_type")]
-    data_type: String,
-    #[serde(default)]
-    required_to_create: bool,
-    #[serde(default)]
-    default: bool,
-}
-
-fn string_type() -> String {
-    "string".to_owned()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedConversation {
-    id: String,
-    contact: String,
-    minutes_ago: i64,
-    body: String,
-    title: Option<String>,
-    #[serde(default)]
-    subject: String,
-    state: Option<String>,
-    admin_assignee: Option<String>,
-    team_assignee: Option<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    parts: Vec<SeedPart>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedPart {
-    contact: Option<String>,
-    admin: Option<String>,
-    minutes_ago: i64,
-    body: Option<String>,
-    /// Part type; `comment` by default.
-    #[serde(rename = "type")]
-    part_type: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedArticle {
-    id: String,
-    title: String,
-    #[serde(default)]
-    description: String,
-    author: String,
-    body: String,
-}
-
 /// Parses a seed and builds the workspace as it stands at `now` (Unix seconds).
 pub fn load(yaml: &str, now: i64) -> Result<Workspace, SeedError> {
     let seed: SeedFile =
-        serde_saphyr::from_str(yaml).map_err(|e| SeedError::Yaml(e.to_string()))?;
+        serde_saphyr::from_str_with_options(yaml, serde_saphyr::options! { strict_booleans: true })
+            .map_err(|e| SeedError::Yaml(e.to_string()))?;
     let ago = |minutes: i64| now - minutes * 60;
     let mut ws = Workspace {
         app_name: seed.app_name,
