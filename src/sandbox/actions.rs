@@ -27,7 +27,7 @@ pub enum Via {
     Ui,
 }
 
-/// What an admin does to a conversation.
+/// What an admin does to a conversation (re-exported as `TeammateAction`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminAction {
     Reply {

@@ -65,7 +65,7 @@ use serde::Serialize;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-pub use actions::Via;
+pub use actions::{AdminAction as TeammateAction, Via};
 pub use model::APP_PACKAGE_CODE;
 
 /// Where the workspace comes from.
@@ -304,6 +304,19 @@ impl Sandbox {
             note: false,
             body: text.to_owned(),
         };
+        actions::admin_action(&self.shared, conversation_id, admin_id, action, Via::Ui)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// A human teammate acts in the Inbox (reply, note, close, open, snooze, assign) with no
+    /// `app_package_code`; emits the matching `conversation.admin.*` notification.
+    pub async fn teammate(
+        &self,
+        conversation_id: &str,
+        admin_id: &str,
+        action: TeammateAction,
+    ) -> anyhow::Result<()> {
         actions::admin_action(&self.shared, conversation_id, admin_id, action, Via::Ui)
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))

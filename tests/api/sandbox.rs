@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use triaged::{
     ingest::signature,
-    sandbox::{APP_PACKAGE_CODE, Faults, Sandbox, SandboxConfig},
+    sandbox::{APP_PACKAGE_CODE, Faults, Sandbox, SandboxConfig, Seed, TeammateAction},
 };
 
 mod limits;

@@ -172,3 +172,34 @@ async fn the_control_api_reads_full_state_and_stats() {
         .await;
     assert_eq!(bad.status, 410);
 }
+
+#[tokio::test]
+async fn a_teammate_closing_in_the_inbox_is_notified_without_the_app_code() {
+    let (url, got) = receiver().await;
+    let sim = Sim::start_with(|c| c.webhook_url = Some(url)).await;
+    let close = TeammateAction::Close {
+        body: Some("Solved on the phone".into()),
+    };
+    sim.sandbox
+        .teammate(REFUND_CONVERSATION, MAYA, close)
+        .await
+        .unwrap();
+    let err = sim
+        .sandbox
+        .teammate(REFUND_CONVERSATION, "1", TeammateAction::Open)
+        .await;
+    assert!(err.unwrap_err().to_string().contains("admin_not_found"));
+    sim.sandbox.flush_webhooks().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "a refused action emits nothing");
+    let n = got[0].json();
+    assert_eq!(n["topic"], "conversation.admin.closed");
+    let part = &n["data"]["item"]["conversation_parts"]["conversation_parts"][0];
+    assert_eq!(part["part_type"], "close");
+    assert_eq!(part["body"], "Solved on the phone");
+    assert_eq!(part["app_package_code"], Value::Null);
+    assert_eq!(
+        sim.sandbox.conversation(REFUND_CONVERSATION).unwrap()["state"],
+        "closed"
+    );
+}

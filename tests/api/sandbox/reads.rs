@@ -336,3 +336,23 @@ async fn article_search_finds_the_refund_article() {
         "parameter_not_found",
     );
 }
+
+#[tokio::test]
+async fn a_seed_file_replaces_the_demo_workspace_and_a_bad_one_is_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("workspace.yaml");
+    let demo = include_str!("../../../src/sandbox/demo_workspace.yaml");
+    std::fs::write(
+        &path,
+        demo.replace("app_name: Acme Demo", "app_name: Rehearsal Co"),
+    )
+    .unwrap();
+    let file = path.clone();
+    let sim = Sim::start_with(move |c| c.seed = Seed::File(file)).await;
+    assert_eq!(sim.get("/me").await.body["app"]["name"], "Rehearsal Co");
+    std::fs::write(&path, demo.replace("bot: true", "bot: yes")).unwrap();
+    let mut config = SandboxConfig::demo(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.seed = Seed::File(path);
+    let err = Sandbox::start(config).await.unwrap_err();
+    assert!(format!("{err:#}").contains("seed YAML"), "{err:#}");
+}
