@@ -157,6 +157,60 @@ pub fn validate_response(
     check(format!("{method} {op_path} -> {status}"), schema, body)
 }
 
+/// The spec path template a concrete URL path falls under (`/companies/scroll` wins over
+/// `/companies/{company_id}`: the template with the most literal segments).
+pub fn spec_path_for(url_path: &str) -> Option<String> {
+    let path = url_path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    let paths = spec().paths.as_object()?;
+    paths
+        .keys()
+        .filter_map(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                return None;
+            }
+            let mut literal = 0;
+            for (t, s) in parts.iter().zip(&segments) {
+                if t.starts_with('{') && t.ends_with('}') {
+                    if s.is_empty() {
+                        return None;
+                    }
+                } else if t == s {
+                    literal += 1;
+                } else {
+                    return None;
+                }
+            }
+            Some((literal, template.clone()))
+        })
+        .max_by_key(|(literal, _)| *literal)
+        .map(|(_, template)| template)
+}
+
+/// Validates whatever the sandbox answered to `method url_path` when the spec documents a JSON
+/// schema for that status. The spec leaves out many error statuses (e.g. 400 and 429) and has no
+/// unknown paths: those are skipped, and checked as `error.list` by the tests themselves.
+pub fn validate_served(
+    method: &str,
+    url_path: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), String> {
+    // Paths and methods the spec lacks (a test's deliberate 404) have no schema to meet.
+    let Some(template) = spec_path_for(url_path) else {
+        return Ok(());
+    };
+    let Ok(op) = operation(&template, method) else {
+        return Ok(());
+    };
+    let schema = &op["responses"][status.to_string()]["content"]["application/json"]["schema"];
+    if schema.is_null() {
+        return Ok(());
+    }
+    check(format!("{method} {template} -> {status}"), schema, body)
+}
+
 /// Validates a request body against the request schema of `method op_path`.
 pub fn validate_request(op_path: &str, method: &str, body: &Value) -> Result<(), String> {
     let op = operation(op_path, method)?;
@@ -198,6 +252,23 @@ fn the_validator_rejects_a_wrong_state_and_a_missing_required_field() {
     );
     let nullable_ok = json!({"type": "conversation", "id": "1", "title": null, "ai_agent": null, "company": null});
     assert_eq!(validate_response(path, "GET", 200, &nullable_ok), Ok(()));
+}
+
+#[test]
+fn urls_map_to_their_spec_templates() {
+    assert_eq!(
+        spec_path_for("/companies/scroll?scroll_param=x").as_deref(),
+        Some("/companies/scroll")
+    );
+    assert_eq!(
+        spec_path_for("/companies/123").as_deref(),
+        Some("/companies/{company_id}")
+    );
+    assert_eq!(
+        spec_path_for("/conversations/1/tags/2").as_deref(),
+        Some("/conversations/{conversation_id}/tags/{tag_id}")
+    );
+    assert_eq!(spec_path_for("/_sandbox/stats"), None);
 }
 
 #[test]

@@ -70,8 +70,10 @@ impl Sim {
         }
     }
 
-    /// Sends a REST request with the bearer token and `Intercom-Version: 2.16`.
+    /// Sends a REST request with the bearer token and `Intercom-Version: 2.16`, and checks the
+    /// answer against the spec (see [`super::contract::validate_served`]).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let method_name = method.clone();
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -86,6 +88,13 @@ impl Sim {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        // Every answer served to a test must match the official 2.16 schema for its status.
+        let url_path = path.split('?').next().unwrap_or_default();
+        if let Err(e) =
+            super::contract::validate_served(method_name.as_str(), url_path, status, &body)
+        {
+            panic!("contract: {e}\n{body}");
+        }
         Answer {
             status,
             headers,
