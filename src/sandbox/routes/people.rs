@@ -1,5 +1,8 @@
 //! People: the bot admin (`/me`), admins, teams, contacts (retrieve with the merged-contact 410,
 //! search) and visitors. Read-only.
+//!
+//! Contact search compares dates as Unix seconds; Intercom compares them by calendar day in the
+//! workspace's timezone (API_FACTS §5), which the sandbox does not simulate.
 
 use axum::{
     Json,
@@ -123,7 +126,7 @@ pub async fn search_contacts(state: S, body: Bytes) -> Result<Json<Value>, ApiEr
                 .and_then(|v| v.into_iter().next())
         };
         found.sort_by(|a, b| {
-            let ord = format!("{:?}", key(a)).cmp(&format!("{:?}", key(b)));
+            let ord = sort_key(key(a)).cmp(&sort_key(key(b)));
             if descending { ord.reverse() } else { ord }
         });
     }
@@ -133,6 +136,16 @@ pub async fn search_contacts(state: S, body: Bytes) -> Result<Json<Value>, ApiEr
     Ok(Json(
         json!({"type": "list", "data": data, "total_count": total, "pages": pages}),
     ))
+}
+
+/// Orders missing values first, then numbers by value, then text case-insensitively.
+fn sort_key(v: Option<Val>) -> (u8, i64, String) {
+    match v {
+        None | Some(Val::Null) => (0, 0, String::new()),
+        Some(Val::Bool(b)) => (1, i64::from(b), String::new()),
+        Some(Val::Int(i)) => (2, i, String::new()),
+        Some(Val::Str(s)) => (3, 0, s.to_lowercase()),
+    }
 }
 
 struct ContactFields<'a>(&'a Contact);

@@ -356,3 +356,38 @@ async fn a_seed_file_replaces_the_demo_workspace_and_a_bad_one_is_refused_with_i
     let err = Sandbox::start(config).await.unwrap_err();
     assert!(format!("{err:#}").contains("seed YAML"), "{err:#}");
 }
+
+#[tokio::test]
+async fn contact_search_sorts_by_a_field_in_either_order_and_pages() {
+    let sim = Sim::start().await;
+    let query = json!({"field": "role", "operator": "=", "value": "user"});
+    let names = |a: &Answer| -> Vec<String> {
+        a.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let up = sim
+        .post(
+            "/contacts/search",
+            json!({"query": query, "sort": {"field": "name", "order": "ascending"}}),
+        )
+        .await;
+    assert_eq!(names(&up), ["Aiko Tanaka", "Daniel Novak", "Priya Sharma"]);
+    let down = sim.post("/contacts/search", json!({"query": query, "sort": {"field": "custom_attributes.seats", "order": "descending"}})).await;
+    assert_eq!(
+        names(&down),
+        ["Daniel Novak", "Aiko Tanaka", "Priya Sharma"],
+        "120 > 12 > 3 as numbers"
+    );
+    let page = sim
+        .post(
+            "/contacts/search",
+            json!({"query": query, "pagination": {"per_page": 2}}),
+        )
+        .await;
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 2);
+    assert!(page.body["pages"]["next"]["starting_after"].is_string());
+}
