@@ -203,3 +203,24 @@ async fn a_teammate_closing_in_the_inbox_is_notified_without_the_app_code() {
         "closed"
     );
 }
+
+#[tokio::test]
+async fn shutdown_delivers_pending_notifications_then_stops_serving() {
+    let (url, got) = receiver().await;
+    let sim = Sim::start_with(|c| c.webhook_url = Some(url)).await;
+    sim.sandbox
+        .customer_says(None, PRIYA, "last words")
+        .await
+        .unwrap();
+    let base = sim.base.clone();
+    sim.sandbox.shutdown().await;
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "the pending notification went out first"
+    );
+    assert!(
+        sim.client.get(format!("{base}/me")).send().await.is_err(),
+        "the port is closed"
+    );
+}
