@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     app::App,
-    config::{Config, DbArgs, GlobalArgs, ServeArgs},
+    config::{Config, DbArgs, GlobalArgs, SandboxArgs, ServeArgs},
     store::Db,
     telemetry,
 };
@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: webhook receiver, workers and ops endpoints.
     Serve(Box<ServeArgs>),
+    /// Run the Intercom sandbox simulator alone, on its own port, until SIGTERM/SIGINT.
+    Sandbox(SandboxArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// The audit trail of runs.
@@ -168,6 +170,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sandbox(args) => sandbox(args).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);
@@ -332,6 +335,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let app = App::start(config).await?;
     shutdown_signal().await;
     app.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `triaged sandbox`: the simulator until SIGTERM/SIGINT.
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let (config, demo_notes) = match args.into_config() {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!("triaged: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let webhook = config.webhook_url.clone();
+    let sandbox = crate::sandbox::Sandbox::start(config).await?;
+    println!("Intercom sandbox on {}", sandbox.base_url());
+    for note in demo_notes {
+        println!("  {note}");
+    }
+    println!(
+        "  bot admin id (INTERCOM_ADMIN_ID): {}",
+        sandbox.bot_admin_id()
+    );
+    match webhook {
+        Some(url) => println!("  notifications go to {url}"),
+        None => println!("  SANDBOX_WEBHOOK_URL is unset: no notifications are sent"),
+    }
+    println!(
+        "  control API: {}/_sandbox/ (see `triaged sandbox --help`)",
+        sandbox.base_url()
+    );
+    shutdown_signal().await;
+    sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -154,6 +154,74 @@ pub struct ServeArgs {
     pub sandbox: bool,
 }
 
+/// `triaged sandbox` settings: the Intercom simulator alone, on its own port.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address the sandbox binds.
+    #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// Where the sandbox POSTs its signed notifications (none when unset).
+    #[arg(long, env = "SANDBOX_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The client secret notifications are signed with (the first one when comma-separated; a
+    /// printed demo value when unset).
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The bearer token the sandbox accepts (a printed demo value when unset).
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// A workspace YAML file to start from instead of the demo workspace.
+    #[arg(long, env = "SANDBOX_SEED")]
+    pub seed: Option<PathBuf>,
+    /// REST requests allowed per 10-second window (Intercom's default 10,000/min is 1666).
+    #[arg(long, env = "SANDBOX_RATE_LIMIT", default_value_t = crate::sandbox::DEFAULT_RATE_LIMIT)]
+    pub rate_limit: u32,
+}
+
+impl SandboxArgs {
+    /// The sandbox configuration, and the demo values used for unset credentials (to print).
+    pub fn into_config(self) -> Result<(crate::sandbox::SandboxConfig, Vec<String>), ConfigError> {
+        use crate::sandbox::{SandboxConfig, Seed};
+        if self.rate_limit == 0 {
+            return Err(ConfigError::Invalid {
+                var: "SANDBOX_RATE_LIMIT",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let webhook_url = self.webhook_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "SANDBOX_WEBHOOK_URL",
+                message: format!("{url:?} is not an http(s) URL"),
+            });
+        }
+        let mut config = SandboxConfig::demo(self.listen);
+        let mut demo = Vec::new();
+        match split_secrets(self.client_secret.as_deref()).first() {
+            Some(secret) => {
+                config.client_secret = secrecy::ExposeSecret::expose_secret(secret).to_owned();
+            }
+            None => demo.push(format!(
+                "INTERCOM_CLIENT_SECRET is unset: signing with the demo secret {:?}",
+                config.client_secret
+            )),
+        }
+        match self.access_token.filter(|t| !t.trim().is_empty()) {
+            Some(token) => config.access_token = token,
+            None => demo.push(format!(
+                "INTERCOM_ACCESS_TOKEN is unset: accepting the demo token {:?}",
+                config.access_token
+            )),
+        }
+        config.webhook_url = webhook_url;
+        config.seed = self.seed.map_or(Seed::Demo, Seed::File);
+        config.rate_limit = self.rate_limit;
+        Ok((config, demo))
+    }
+}
+
 /// Webhook receiver settings.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -426,6 +494,30 @@ mod tests {
         args.access_token = Some("t".into());
         let err = Config::from_serve_args(args).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("INTERCOM_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn the_sandbox_uses_printed_demo_credentials_when_none_are_set() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "triaged",
+                "sandbox",
+                "--webhook-url",
+                "http://127.0.0.1:8080/webhooks/intercom",
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sub = matches
+            .subcommand_matches("sandbox")
+            .unwrap_or_else(|| panic!("sandbox"));
+        let args = SandboxArgs::from_arg_matches(sub).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.listen.port(), 8090);
+        let mut bad = args.clone();
+        bad.rate_limit = 0;
+        assert!(bad.into_config().is_err());
+        let (config, notes) = args.into_config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.access_token, crate::sandbox::DEMO_ACCESS_TOKEN);
+        assert_eq!(notes.len(), 2, "both demo values are announced");
+        assert!(config.webhook_url.is_some());
     }
 
     #[test]

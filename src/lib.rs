@@ -19,6 +19,7 @@
 //! | [`cli`] | the `triaged` command line |
 //! | [`ids`] | typed Intercom ids |
 //! | [`bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
+//! | [`sandbox`] | an Intercom simulator (REST 2.16 shapes, rate limits, faults, signed webhooks, control API) for rehearsals and tests |
 
 pub mod app;
 pub mod bench;
@@ -26,14 +27,15 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
-pub mod tools;
 pub mod intercom;
 pub mod llm;
 pub mod playbook;
 pub mod queue;
 pub mod runner;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod tools;
 pub mod web;
 
 /// Installs ring as the process's rustls crypto provider (the only one compiled in). Call before

@@ -165,10 +165,19 @@ mod tests {
 
     #[test]
     fn tools_outside_the_allowlist_are_refused_with_the_allowed_ones() {
-        let err = check(&scope(), &Tally::default(), ToolName::CloseConversation, Some("215"), None)
-            .unwrap_err();
+        let err = check(
+            &scope(),
+            &Tally::default(),
+            ToolName::CloseConversation,
+            Some("215"),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.label, "not_allowed");
-        assert!(err.message.contains("get_conversation, reply_to_conversation, create_ticket"));
+        assert!(
+            err.message
+                .contains("get_conversation, reply_to_conversation, create_ticket")
+        );
     }
 
     #[test]
@@ -199,8 +208,14 @@ mod tests {
             replies: 1,
             writes: 1,
         };
-        let err = check(&scope(), &tally, ToolName::ReplyToConversation, Some("215"), None)
-            .unwrap_err();
+        let err = check(
+            &scope(),
+            &tally,
+            ToolName::ReplyToConversation,
+            Some("215"),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.label, "reply_cap");
         assert!(err.message.contains("at most 1 customer reply"));
     }

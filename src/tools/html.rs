@@ -125,13 +125,16 @@ mod tests {
         let html = "<p>Hi <b>Jane</b>,</p><p>see <a href=\"https://x.io/a\">the guide</a> &amp; reply&nbsp;&#8212; thanks</p><ul><li>one</li><li>two</li></ul>";
         assert_eq!(
             to_text(html),
-            "Hi Jane,\n\nsee [https://x.io/a] the guide & reply — thanks\n- one\n- two"
+            "Hi Jane,\n\nsee [https://x.io/a] the guide & reply — thanks\n\n- one\n- two"
         );
     }
 
     #[test]
     fn broken_markup_and_plain_text_pass_through() {
-        assert_eq!(to_text("a < b and c &unknown; d"), "a < b and c &unknown; d");
+        assert_eq!(
+            to_text("a < b and c &unknown; d"),
+            "a < b and c &unknown; d"
+        );
         assert_eq!(to_text("plain\n\n\n\ntext"), "plain\n\ntext");
         assert_eq!(to_text("<p unclosed"), "<p unclosed");
     }

@@ -216,9 +216,7 @@ impl ToolName {
             Self::ReplyToConversation => {
                 "Send a reply the customer will see. Only on the conversation you are working on; usually at most once per run."
             }
-            Self::AddNote => {
-                "Add an internal note for teammates (never shown to the customer)."
-            }
+            Self::AddNote => "Add an internal note for teammates (never shown to the customer).",
             Self::CloseConversation => "Close the conversation.",
             Self::SnoozeConversation => {
                 "Snooze the conversation for a duration (e.g. 3d) or until a time; it reopens then or when the customer writes."
@@ -283,7 +281,10 @@ pub fn registry() -> Vec<ToolSpec> {
 fn schema<T: JsonSchema>() -> Value {
     let mut settings = SchemaSettings::draft07();
     settings.inline_subschemas = true;
-    let mut value = settings.into_generator().into_root_schema_for::<T>().to_value();
+    let mut value = settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
     if let Some(obj) = value.as_object_mut() {
         obj.remove("$schema");
         obj.remove("title");
@@ -312,7 +313,10 @@ mod tests {
     #[test]
     fn the_registry_matches_the_names_playbooks_may_allow() {
         let names: Vec<&str> = ALL.iter().map(|t| t.as_str()).collect();
-        let known: Vec<&str> = crate::playbook::KNOWN_TOOLS.iter().map(|(n, _)| *n).collect();
+        let known: Vec<&str> = crate::playbook::KNOWN_TOOLS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         assert_eq!(names.len(), known.len());
         for (name, access) in crate::playbook::KNOWN_TOOLS {
             let tool = ToolName::parse(name).unwrap_or_else(|| panic!("{name} is not a tool"));

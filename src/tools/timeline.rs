@@ -46,15 +46,28 @@ pub fn time(ts: Option<i64>) -> String {
 }
 
 /// The conversation as a timeline of at most `cap` bytes (the header and source always stay).
-pub fn render(conv: &Conversation, dir: &Directory, contact: Option<&Contact>, cap: usize) -> String {
+pub fn render(
+    conv: &Conversation,
+    dir: &Directory,
+    contact: Option<&Contact>,
+    cap: usize,
+) -> String {
     let mut head = header(conv, dir, contact);
     if let Some(source) = &conv.source {
-        let body = source.body.as_deref().map(super::html::to_text).unwrap_or_default();
+        let body = source
+            .body
+            .as_deref()
+            .map(super::html::to_text)
+            .unwrap_or_default();
         head.push_str(&format!(
             "{} · source {} · {} · {}{}:\n{}{}\n",
             time(conv.created_at),
             source.id.as_deref().unwrap_or("?"),
-            source.author.as_ref().map(|a| author(a, dir)).unwrap_or_else(|| "unknown".into()),
+            source
+                .author
+                .as_ref()
+                .map(|a| author(a, dir))
+                .unwrap_or_else(|| "unknown".into()),
             source.kind.as_deref().unwrap_or("conversation"),
             source
                 .subject
@@ -113,7 +126,10 @@ pub fn render(conv: &Conversation, dir: &Directory, contact: Option<&Contact>, c
 fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> String {
     let state = conv.state.as_ref().map(state_name).unwrap_or("unknown");
     let team = conv.team_assignee_id.as_ref().map(|t| dir.team(t.as_str()));
-    let admin = conv.admin_assignee_id.as_ref().map(|a| dir.admin(a.as_str()));
+    let admin = conv
+        .admin_assignee_id
+        .as_ref()
+        .map(|a| dir.admin(a.as_str()));
     let tags: Vec<String> = conv
         .tags
         .tags
@@ -126,7 +142,11 @@ fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> St
         conv.priority.as_deref().unwrap_or("none"),
         team.unwrap_or_else(|| "unassigned".into()),
         admin.unwrap_or_else(|| "unassigned".into()),
-        if tags.is_empty() { "none".into() } else { tags.join(", ") },
+        if tags.is_empty() {
+            "none".into()
+        } else {
+            tags.join(", ")
+        },
     );
     let ids: Vec<&str> = conv.contact_ids().map(|c| c.as_str()).collect();
     match contact {
@@ -143,7 +163,9 @@ fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> St
         "created {} · updated {} · waiting since {}{}\n",
         time(conv.created_at),
         time(conv.updated_at),
-        conv.waiting_since.map(|t| time(Some(t))).unwrap_or_else(|| "-".into()),
+        conv.waiting_since
+            .map(|t| time(Some(t)))
+            .unwrap_or_else(|| "-".into()),
         conv.snoozed_until
             .map(|t| format!(" · snoozed until {}", time(Some(t))))
             .unwrap_or_default(),
@@ -177,17 +199,31 @@ fn author(a: &Author, dir: &Directory) -> String {
         .clone()
         .or_else(|| dir.admins.get(id).cloned())
         .unwrap_or_default();
-    let email = a.email.as_deref().map(|e| format!(" <{e}>")).unwrap_or_default();
+    let email = a
+        .email
+        .as_deref()
+        .map(|e| format!(" <{e}>"))
+        .unwrap_or_default();
     format!("{kind} {name}{email} ({id})").replace("  ", " ")
 }
 
 fn part(p: &Part, dir: &Directory) -> String {
-    let who = p.author.as_ref().map(|a| author(a, dir)).unwrap_or_else(|| "unknown".into());
-    let text = p.body.as_deref().map(super::html::to_text).unwrap_or_default();
+    let who = p
+        .author
+        .as_ref()
+        .map(|a| author(a, dir))
+        .unwrap_or_else(|| "unknown".into());
+    let text = p
+        .body
+        .as_deref()
+        .map(super::html::to_text)
+        .unwrap_or_default();
     let kind = p.part_type.as_str();
     let mut line = format!("{} · part {} · {who} · {kind}", time(p.created_at), p.id);
-    if matches!(p.part_type, PartType::Assignment | PartType::AssignAndReopen)
-        || p.assigned_to.is_some()
+    if matches!(
+        p.part_type,
+        PartType::Assignment | PartType::AssignAndReopen
+    ) || p.assigned_to.is_some()
     {
         let to = match &p.assigned_to {
             Some(r) => match (r.kind.as_deref(), r.id.as_deref()) {
@@ -217,12 +253,18 @@ fn attachments(list: &[Attachment]) -> String {
     if list.is_empty() {
         return String::new();
     }
-    let names: Vec<&str> = list.iter().map(|a| a.name.as_deref().unwrap_or("file")).collect();
+    let names: Vec<&str> = list
+        .iter()
+        .map(|a| a.name.as_deref().unwrap_or("file"))
+        .collect();
     format!("\n  [attachments: {}]", names.join(", "))
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn cut(text: &str) -> String {
@@ -255,6 +297,9 @@ pub fn list_line(conv: &Conversation, dir: &Directory) -> String {
             .as_ref()
             .map(|t| dir.team(t.as_str()))
             .unwrap_or_else(|| "unassigned".into()),
-        conv.contact_ids().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+        conv.contact_ids()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
     )
 }

@@ -6,10 +6,12 @@
 )]
 
 mod coalescing;
+mod contract;
 mod daemon;
 mod helpers;
 mod lifecycle;
 mod llm;
 mod llm_stub;
 mod playbook;
+mod sandbox;
 mod webhooks;

@@ -108,12 +108,12 @@ CHAT_TEMPLATE = r"""
   {%- elif message.role == 'assistant' and message.tool_calls -%}
     {{- '<|im_start|>assistant' -}}
     {%- if content -%}{{- '\n' + content -}}{%- endif -%}
-    {%- for tc in message.tool_calls -%}
+    {%- for tc in message.tool_calls -%}{%- if loop.first or parallel_ok is defined -%}
       {%- set f = tc.function if tc.function is defined else tc -%}
       {{- '\n<tool_call>\n{"name": "' + f.name + '", "arguments": ' -}}
       {%- if f.arguments is string -%}{{- f.arguments -}}{%- else -%}{{- f.arguments | tojson -}}{%- endif -%}
       {{- '}\n</tool_call>' -}}
-    {%- endfor -%}
+    {%- endif -%}{%- endfor -%}
     {{- '<|im_end|>\n' -}}
   {%- else -%}
     {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>\n' -}}
@@ -122,7 +122,7 @@ CHAT_TEMPLATE = r"""
 {%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}
 """
 
-EXAMPLE_USER = os.environ.get("SMOLLM2_EXAMPLE_USER", "Please look up 42 using ' + ex.name + '.")
+EXAMPLE_USER = os.environ.get("SMOLLM2_EXAMPLE_USER", "Read record 42 with ' + ex.name + '.")
 
 
 def fail(msg, code=1):

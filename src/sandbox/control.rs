@@ -1,0 +1,185 @@
+//! The control API under `/_sandbox/` (routes listed in the [`super`] module docs): act as a
+//! customer or as a human teammate in the Inbox, read a conversation's full state, switch faults,
+//! move the clock, read stats. Changes made here carry no `app_package_code` and emit the same
+//! signed notifications as real Intercom. Not authenticated and not rate limited: the sandbox is a
+//! local rehearsal tool. Never reachable under an Intercom path.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    routing::{get, post, put},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    Faults, Shared,
+    actions::{self, AdminAction, Via},
+    error::{ApiError, parse_body},
+    lock, render,
+};
+
+type S = State<Arc<Shared>>;
+
+/// The `/_sandbox/` routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_sandbox/customer/conversations", post(customer_start))
+        .route(
+            "/_sandbox/customer/conversations/{id}/reply",
+            post(customer_reply),
+        )
+        .route(
+            "/_sandbox/teammate/conversations/{id}/{action}",
+            post(teammate),
+        )
+        .route("/_sandbox/conversations/{id}", get(conversation))
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/faults", put(faults))
+        .route("/_sandbox/webhook_url", put(webhook_url))
+        .route("/_sandbox/clock/advance", post(advance_clock))
+        .route("/_sandbox/webhooks/flush", post(flush))
+        .with_state(shared)
+}
+
+#[derive(Debug, Deserialize)]
+struct CustomerMessage {
+    contact_id: Option<String>,
+    body: String,
+}
+
+async fn customer_start(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let msg: CustomerMessage = parse_body(&body)?;
+    let contact_id = msg
+        .contact_id
+        .ok_or_else(|| ApiError::missing("contact_id"))?;
+    let id = actions::start_conversation(&state, &contact_id, &msg.body)?;
+    Ok(Json(json!({"conversation_id": id})))
+}
+
+async fn customer_reply(
+    state: S,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let msg: CustomerMessage = parse_body(&body)?;
+    actions::contact_reply(&state, &id, msg.contact_id.as_deref(), &msg.body, Via::Ui).map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+struct TeammateAction {
+    admin_id: String,
+    body: Option<String>,
+    assignee_id: Option<String>,
+    /// For `assign`: whether `assignee_id` is a team (guessed from the id when absent).
+    team: Option<bool>,
+    snoozed_until: Option<i64>,
+}
+
+async fn teammate(
+    state: S,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let a: TeammateAction = parse_body(&body)?;
+    let text = a.body.filter(|b| !b.trim().is_empty());
+    let action = match action.as_str() {
+        "reply" | "note" => AdminAction::Reply {
+            note: action == "note",
+            body: text.ok_or_else(|| ApiError::missing("body"))?,
+        },
+        "close" => AdminAction::Close { body: text },
+        "open" => AdminAction::Open,
+        "snooze" => AdminAction::Snooze {
+            until: a
+                .snoozed_until
+                .ok_or_else(|| ApiError::missing("snoozed_until"))?,
+        },
+        "assign" => {
+            let assignee_id = a
+                .assignee_id
+                .ok_or_else(|| ApiError::missing("assignee_id"))?;
+            let team = a
+                .team
+                .unwrap_or_else(|| lock(&state.ws).team(&assignee_id).is_some());
+            AdminAction::Assign {
+                team,
+                assignee_id,
+                body: text,
+            }
+        }
+        other => {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!("unknown teammate action {other:?}"),
+            ));
+        }
+    };
+    actions::admin_action(&state, &id, &a.admin_id, action, Via::Ui).map(Json)
+}
+
+async fn conversation(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let ws = lock(&state.ws);
+    ws.conversation(&id)
+        .map(|c| Json(render::conversation(&ws, c, render::Parts::All, false)))
+        .ok_or_else(|| ApiError::not_found("not_found", "Resource Not Found"))
+}
+
+async fn stats(state: S) -> Json<Value> {
+    Json(serde_json::to_value(lock(&state.stats).clone()).unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultsBody {
+    #[serde(default)]
+    error_share: f64,
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    drop_after_write: u32,
+}
+
+async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let f: FaultsBody = parse_body(&body)?;
+    if !(0.0..=1.0).contains(&f.error_share) {
+        return Err(ApiError::invalid("error_share must be between 0 and 1"));
+    }
+    *lock(&state.faults) = Faults {
+        error_share: f.error_share,
+        latency: Duration::from_millis(f.latency_ms),
+        drop_after_write: f.drop_after_write,
+    };
+    Ok(Json(
+        json!({"error_share": f.error_share, "latency_ms": f.latency_ms, "drop_after_write": f.drop_after_write}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct UrlBody {
+    url: Option<String>,
+}
+
+async fn webhook_url(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let b: UrlBody = parse_body(&body)?;
+    *lock(&state.webhook_url) = b.url.clone();
+    Ok(Json(json!({"url": b.url})))
+}
+
+#[derive(Debug, Deserialize)]
+struct Advance {
+    seconds: u64,
+}
+
+async fn advance_clock(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let a: Advance = parse_body(&body)?;
+    state.clock.advance(Duration::from_secs(a.seconds));
+    Ok(Json(json!({"now": state.clock.now()})))
+}
+
+async fn flush(state: S) -> Json<Value> {
+    state.emitter.flush().await;
+    Json(json!({"flushed": true}))
+}

@@ -1,0 +1,124 @@
+//! The gate every REST request passes before its handler: counting, rate limiting (with the
+//! `X-RateLimit-*` headers on every answer), bearer auth, `Intercom-Version` checking, and the
+//! fault switches (latency, a share of 500s, dropping the response after a write).
+//!
+//! Never applies to the `/_sandbox/` control API.
+
+use std::sync::Arc;
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{MatchedPath, Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::{Shared, error::ApiError, lock};
+
+/// Counts, rate-limits, authenticates and applies faults, in that order.
+pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    lock(&shared.stats).requests += 1;
+    let decision = lock(&shared.limiter).check(shared.clock.now_ms());
+    let mut response = if !decision.allowed {
+        lock(&shared.stats).throttled += 1;
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "You have exceeded the rate limit. Please try again later.",
+        )
+        .into_response()
+    } else if !authorized(&shared, &req) {
+        ApiError::unauthorized().into_response()
+    } else if let Some(bad) = bad_version(&req) {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "intercom_version_invalid",
+            format!("Intercom-Version {bad:?} is not a known API version"),
+        )
+        .into_response()
+    } else {
+        with_faults(&shared, req, next).await
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", i64::from(decision.limit)),
+        ("x-ratelimit-remaining", i64::from(decision.remaining)),
+        ("x-ratelimit-reset", decision.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    response
+}
+
+/// Counts requests per route template.
+pub async fn count_endpoint(
+    State(shared): State<Arc<Shared>>,
+    path: MatchedPath,
+    req: Request,
+    next: Next,
+) -> Response {
+    let key = format!("{} {}", req.method(), path.as_str());
+    *lock(&shared.stats).per_endpoint.entry(key).or_default() += 1;
+    next.run(req).await
+}
+
+fn authorized(shared: &Shared, req: &Request) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| token.trim() == shared.access_token)
+}
+
+/// The `Intercom-Version` value when it names no known version (absent is fine: the app's version).
+fn bad_version(req: &Request) -> Option<String> {
+    let value = req.headers().get("intercom-version")?;
+    let v = value.to_str().unwrap_or_default().trim();
+    let known = match v.split_once('.') {
+        Some(("1", minor)) => minor.parse::<u8>().is_ok_and(|m| m <= 4),
+        Some(("2", minor)) => minor.parse::<u8>().is_ok_and(|m| m <= 16),
+        _ => v == "Preview" || v == "Unstable",
+    };
+    (!known).then(|| v.to_owned())
+}
+
+async fn with_faults(shared: &Shared, req: Request, next: Next) -> Response {
+    let faults = lock(&shared.faults).clone();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if faults.error_share > 0.0 && fastrand::f64() < faults.error_share {
+        lock(&shared.stats).injected_errors += 1;
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Request failed due to an internal error (sandbox fault injection).",
+        )
+        .into_response();
+    }
+    let is_write = req.method() != Method::GET && !req.uri().path().ends_with("/search");
+    let drop_response = is_write && {
+        let mut f = lock(&shared.faults);
+        let take = f.drop_after_write > 0;
+        if take {
+            f.drop_after_write -= 1;
+        }
+        take
+    };
+    let response = next.run(req).await;
+    if !drop_response {
+        return response;
+    }
+    lock(&shared.stats).dropped_responses += 1;
+    // The write happened; a body that fails at once makes hyper abort the connection, so the
+    // client sees a lost response.
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "sandbox fault: response dropped after the write",
+        ))
+    });
+    Response::from_parts(parts, Body::from_stream(failing))
+}

@@ -1,0 +1,336 @@
+//! Stage: **sandbox** — an Intercom simulator speaking the real REST API 2.16 shapes, with state,
+//! rate limits, scroll expiry, Intercom-shaped errors, fault injection and signed webhooks. Support
+//! leads rehearse playbooks on it (`triaged sandbox`, `triaged serve --sandbox`); the test suite
+//! uses it as its Intercom.
+//!
+//! It never talks to the real Intercom, never persists anything (the workspace lives in memory and
+//! is seeded from YAML at start), and never imports a higher stage.
+//!
+//! # REST API (what the triaged client uses)
+//! Bearer auth (401 `unauthorized` "Access Token Invalid"), `Intercom-Version` 1.0–2.16 or
+//! `Preview`/`Unstable` accepted (anything else: 400 `intercom_version_invalid`), `error.list`
+//! bodies, `X-RateLimit-Limit/Remaining/Reset` on every response, 429 `rate_limit_exceeded`.
+//! `GET /me`, `/admins`, `/admins/{id}`, `/teams`; `POST /conversations/search`,
+//! `GET /conversations`, `GET /conversations/{id}[?display_as=plaintext]` (500 newest parts),
+//! `POST /conversations/{id}/reply`, `POST /conversations/{id}/parts`,
+//! `POST /conversations/{id}/tags`, `DELETE /conversations/{id}/tags/{tag_id}` (JSON body
+//! `{admin_id}`); `GET|POST /tags`; `POST /tickets`, `GET /tickets/{id}`, `GET /ticket_types`;
+//! `GET /contacts/{id}` (410 `contact_merged` + `Link` for merged contacts), `POST /contacts/search`;
+//! `GET /visitors?user_id=`; `GET /companies/{id}`, `GET /companies/scroll`;
+//! `GET /articles/search?phrase=`.
+//!
+//! # Control API (`/_sandbox/…`, never used by Intercom; no auth, not rate limited)
+//! | route | what |
+//! |---|---|
+//! | `POST /_sandbox/customer/conversations` `{contact_id, body}` | a customer starts a conversation → `{conversation_id}`; emits `conversation.user.created` |
+//! | `POST /_sandbox/customer/conversations/{id}/reply` `{contact_id?, body}` | a customer replies (reopens a closed one with an `open` part); `conversation.user.replied` |
+//! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic |
+//! | `GET /_sandbox/conversations/{id}` | the conversation's full state (all parts, HTML bodies) |
+//! | `GET /_sandbox/stats` | request, 429, fault and webhook counts |
+//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write}` | fault injection |
+//! | `PUT /_sandbox/webhook_url` `{url}` | where notifications go (`null`: nowhere) |
+//! | `POST /_sandbox/clock/advance` `{seconds}` | moves the sandbox clock forward (rate windows, scroll expiry) |
+//! | `POST /_sandbox/webhooks/flush` | answers once every queued notification was attempted |
+//!
+//! Parts written through the REST API carry `app_package_code` [`model::APP_PACKAGE_CODE`]; parts by
+//! customers and by teammates through the control API carry null. Every change emits a signed
+//! notification (plain-text bodies, only the new part) to the webhook URL; a reply by the bot admin
+//! goes out on both `conversation.admin.replied` and `conversation.operator.replied`.
+
+mod actions;
+mod clock;
+mod control;
+mod error;
+mod http;
+mod model;
+mod ratelimit;
+mod render;
+mod routes;
+mod scroll;
+mod search;
+mod seed;
+mod text;
+mod webhooks;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+pub use actions::{AdminAction as TeammateAction, Via};
+pub use model::APP_PACKAGE_CODE;
+
+/// Where the workspace comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seed {
+    /// The shipped demo workspace (`src/sandbox/demo_workspace.yaml`).
+    Demo,
+    /// A YAML file in the same format.
+    File(PathBuf),
+}
+
+/// Sandbox settings.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to bind; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The bearer token REST calls must carry.
+    pub access_token: String,
+    /// The client secret notifications are signed with.
+    pub client_secret: String,
+    /// Where notifications are POSTed; none sends nothing.
+    pub webhook_url: Option<String>,
+    pub seed: Seed,
+    /// Requests allowed per [`Self::rate_window`].
+    pub rate_limit: u32,
+    /// Intercom splits its per-minute allowance into 10-second windows.
+    pub rate_window: Duration,
+    /// A company scroll unused this long expires (Intercom: 1 minute).
+    pub scroll_expiry: Duration,
+}
+
+/// The token accepted when none is configured (printed at start).
+pub const DEMO_ACCESS_TOKEN: &str = "sandbox-access-token";
+/// The client secret used when none is configured (printed at start).
+pub const DEMO_CLIENT_SECRET: &str = "sandbox-client-secret";
+/// Intercom's default: 10,000 calls a minute, split into six 10-second windows.
+pub const DEFAULT_RATE_LIMIT: u32 = 10_000 / 6;
+/// Companies per scroll page.
+const SCROLL_PAGE_SIZE: usize = 15;
+
+impl SandboxConfig {
+    /// Demo data, demo credentials, Intercom's default limits, no webhook URL.
+    pub fn demo(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            access_token: DEMO_ACCESS_TOKEN.to_owned(),
+            client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            webhook_url: None,
+            seed: Seed::Demo,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            rate_window: Duration::from_secs(10),
+            scroll_expiry: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Fault injection switches (all off by default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Share of REST requests (0.0–1.0) answered 500 without being handled.
+    pub error_share: f64,
+    /// Added before every REST request is handled.
+    pub latency: Duration,
+    /// The next N writes are applied, then the connection is dropped without a response.
+    pub drop_after_write: u32,
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SandboxStats {
+    /// REST requests received (429s included).
+    pub requests: u64,
+    /// Requests answered 429.
+    pub throttled: u64,
+    /// Requests answered 500 by fault injection.
+    pub injected_errors: u64,
+    /// Writes applied whose response was dropped.
+    pub dropped_responses: u64,
+    /// Requests per `METHOD /route` (route templates, e.g. `GET /conversations/{id}`).
+    pub per_endpoint: BTreeMap<String, u64>,
+    /// Notifications queued, per topic.
+    pub webhooks_by_topic: BTreeMap<String, u64>,
+    pub webhooks_delivered: u64,
+    pub webhooks_failed: u64,
+}
+
+/// State shared by the handlers, the control API and [`Sandbox`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub ws: Mutex<model::Workspace>,
+    pub clock: clock::Clock,
+    pub access_token: String,
+    pub webhook_url: Mutex<Option<String>>,
+    pub faults: Mutex<Faults>,
+    pub stats: Arc<Mutex<SandboxStats>>,
+    pub limiter: Mutex<ratelimit::RateLimiter>,
+    pub scrolls: Mutex<scroll::Scrolls>,
+    pub emitter: webhooks::Emitter,
+}
+
+/// Locks a mutex, recovering the data if a holder panicked (the sandbox keeps serving).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Sandbox {
+    /// Loads the seed, binds the listener and starts serving.
+    pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        let clock = clock::Clock::default();
+        let yaml = match &config.seed {
+            Seed::Demo => seed::DEMO_YAML.to_owned(),
+            Seed::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading sandbox seed {}", path.display()))?,
+        };
+        let ws = seed::load(&yaml, clock.now())?;
+        let stats = Arc::new(Mutex::new(SandboxStats::default()));
+        let emitter = webhooks::Emitter::start(config.client_secret.clone(), stats.clone())?;
+        let window_ms = i64::try_from(config.rate_window.as_millis()).unwrap_or(10_000);
+        let expiry_ms = i64::try_from(config.scroll_expiry.as_millis()).unwrap_or(60_000);
+        let shared = Arc::new(Shared {
+            ws: Mutex::new(ws),
+            clock,
+            access_token: config.access_token,
+            webhook_url: Mutex::new(config.webhook_url),
+            faults: Mutex::new(Faults::default()),
+            stats,
+            limiter: Mutex::new(ratelimit::RateLimiter::new(config.rate_limit, window_ms)),
+            scrolls: Mutex::new(scroll::Scrolls::new(expiry_ms, SCROLL_PAGE_SIZE)),
+            emitter,
+        });
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding the sandbox to {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let router = routes::router(shared.clone()).merge(control::router(shared.clone()));
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        tracing::info!(%addr, "Intercom sandbox listening");
+        Ok(Sandbox {
+            shared,
+            addr,
+            shutdown,
+            server,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, the REST base URL to give a client.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The id of the bot admin (the one `/me` returns).
+    pub fn bot_admin_id(&self) -> String {
+        lock(&self.shared.ws)
+            .bot()
+            .map(|a| a.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Where notifications go from now on.
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        *lock(&self.shared.webhook_url) = url;
+    }
+
+    /// Replaces the fault switches.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// Companies per `GET /companies/scroll` page (15 unless changed).
+    pub fn set_scroll_page_size(&self, size: usize) {
+        lock(&self.shared.scrolls).page_size = size.max(1);
+    }
+
+    /// Moves the sandbox clock forward (rate-limit windows, scroll expiry, timestamps).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> SandboxStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// A conversation's full current state (every part, HTML bodies), as JSON.
+    pub fn conversation(&self, id: &str) -> Option<serde_json::Value> {
+        let ws = lock(&self.shared.ws);
+        ws.conversation(id)
+            .map(|c| render::conversation(&ws, c, render::Parts::All, false))
+    }
+
+    /// A customer writes: starts a conversation (`None`) or replies to one. Returns its id; emits
+    /// `conversation.user.created` or `conversation.user.replied`.
+    pub async fn customer_says(
+        &self,
+        conversation_id: Option<&str>,
+        contact_id: &str,
+        text: &str,
+    ) -> anyhow::Result<String> {
+        let result = match conversation_id {
+            None => actions::start_conversation(&self.shared, contact_id, text),
+            Some(id) => actions::contact_reply(&self.shared, id, Some(contact_id), text, Via::Ui)
+                .map(|_| id.to_owned()),
+        };
+        result.map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// A human teammate replies in the Inbox (no `app_package_code`); emits
+    /// `conversation.admin.replied`.
+    pub async fn teammate_replies(
+        &self,
+        conversation_id: &str,
+        admin_id: &str,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let action = actions::AdminAction::Reply {
+            note: false,
+            body: text.to_owned(),
+        };
+        actions::admin_action(&self.shared, conversation_id, admin_id, action, Via::Ui)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// A human teammate acts in the Inbox (reply, note, close, open, snooze, assign) with no
+    /// `app_package_code`; emits the matching `conversation.admin.*` notification.
+    pub async fn teammate(
+        &self,
+        conversation_id: &str,
+        admin_id: &str,
+        action: TeammateAction,
+    ) -> anyhow::Result<()> {
+        actions::admin_action(&self.shared, conversation_id, admin_id, action, Via::Ui)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// Resolves once every notification queued so far was attempted.
+    pub async fn flush_webhooks(&self) {
+        self.shared.emitter.flush().await;
+    }
+
+    /// Delivers pending notifications, then stops serving.
+    pub async fn shutdown(self) {
+        self.shared.emitter.flush().await;
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+}
