@@ -12,10 +12,12 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Config,
+    config::{Config, EmbeddedSandbox, IntercomConfig},
     ingest::{Ingest, writer::Writer},
+    intercom::{Identity, IntercomClient, check_startup},
     queue::{self, Janitor},
     runner::Runner,
+    sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     web,
 };
@@ -27,6 +29,9 @@ const JANITOR_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct App {
     addr: SocketAddr,
+    sandbox: Option<Sandbox>,
+    intercom: IntercomClient,
+    identity: Identity,
     db: Db,
     runner: Arc<Runner>,
     shutdown: CancellationToken,
@@ -58,6 +63,31 @@ impl App {
             .with_context(|| format!("TRIAGED_LISTEN: cannot bind {}", config.listen))?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
+
+        let (intercom_config, sandbox) = match &config.sandbox {
+            Some(embedded) => {
+                let sandbox = start_sandbox(&config, embedded, addr).await?;
+                let intercom = IntercomConfig {
+                    base_url: sandbox.base_url(),
+                    access_token: config.intercom.access_token.clone(),
+                    admin_id: Some(sandbox.bot_admin_id()),
+                };
+                (intercom, Some(sandbox))
+            }
+            None => (config.intercom.clone(), None),
+        };
+        let intercom = IntercomClient::from_config(&intercom_config)
+            .build()
+            .map_err(|e| anyhow::anyhow!("INTERCOM_BASE_URL / INTERCOM_ACCESS_TOKEN: {e}"))?;
+        let identity = check_startup(&intercom, intercom.admin_id())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(
+            admin_id = %identity.admin_id,
+            workspace = identity.app_id_code.as_deref().unwrap_or("?"),
+            region = %identity.region,
+            "connected to Intercom"
+        );
 
         let runner = Runner::new(
             db.clone(),
@@ -94,6 +124,9 @@ impl App {
         tracing::info!(%addr, workers = config.queue.workers, "triaged is listening");
         Ok(Self {
             addr,
+            sandbox,
+            intercom,
+            identity,
             db,
             runner,
             shutdown,
@@ -108,6 +141,21 @@ impl App {
     /// The address the HTTP server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The built-in sandbox, when running with one.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// The Intercom client (shared rate limiter included).
+    pub fn intercom(&self) -> &IntercomClient {
+        &self.intercom
+    }
+
+    /// Who the bot acts as.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// The database.
@@ -162,7 +210,44 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("worker: {e}"))?;
         }
         self.db.close().await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// Starts the built-in sandbox of `serve --sandbox`, signing with the daemon's first secret and
+/// sending its notifications to the daemon's own webhook endpoint.
+async fn start_sandbox(
+    config: &Config,
+    embedded: &EmbeddedSandbox,
+    daemon: SocketAddr,
+) -> anyhow::Result<Sandbox> {
+    use secrecy::ExposeSecret;
+    let mut sandbox = SandboxConfig::demo(embedded.listen);
+    if let Some(secret) = config.webhook.secrets.first() {
+        sandbox.client_secret = secret.expose_secret().to_owned();
+    }
+    if let Some(token) = &config.intercom.access_token {
+        sandbox.access_token = token.expose_secret().to_owned();
+    }
+    if let Some(seed) = &embedded.seed {
+        sandbox.seed = Seed::File(seed.clone());
+    }
+    let port = daemon.port();
+    sandbox.webhook_url = Some(format!("http://127.0.0.1:{port}/webhooks/intercom"));
+    let sandbox = Sandbox::start(sandbox).await.with_context(|| {
+        format!(
+            "SANDBOX_LISTEN: cannot start the sandbox on {}",
+            embedded.listen
+        )
+    })?;
+    tracing::info!(
+        sandbox = %sandbox.base_url(),
+        control = %format!("{}/_sandbox/", sandbox.base_url()),
+        "running against the built-in Intercom sandbox"
+    );
+    Ok(sandbox)
 }

@@ -152,6 +152,12 @@ pub struct ServeArgs {
     /// Run against a built-in Intercom sandbox seeded with demo data (no credentials needed).
     #[arg(long)]
     pub sandbox: bool,
+    /// With `--sandbox`: the address the built-in sandbox binds (its control API acts as a customer).
+    #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
+    pub sandbox_listen: SocketAddr,
+    /// With `--sandbox`: a workspace YAML file to start from instead of the demo workspace.
+    #[arg(long, env = "SANDBOX_SEED")]
+    pub sandbox_seed: Option<PathBuf>,
 }
 
 /// `triaged sandbox` settings: the Intercom simulator alone, on its own port.
@@ -260,7 +266,15 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub shutdown_grace: Duration,
     pub job_hold: Duration,
-    pub sandbox: bool,
+    /// Run against a built-in sandbox instead of Intercom.
+    pub sandbox: Option<EmbeddedSandbox>,
+}
+
+/// `serve --sandbox`: the built-in Intercom simulator the daemon runs against.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSandbox {
+    pub listen: SocketAddr,
+    pub seed: Option<PathBuf>,
 }
 
 /// The longest back-off between two attempts of one event.
@@ -269,14 +283,21 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 impl Config {
     /// Validates `serve` arguments.
     pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
-        let secrets = split_secrets(args.client_secret.as_deref());
-        if secrets.is_empty() && !args.sandbox {
+        let mut secrets = split_secrets(args.client_secret.as_deref());
+        let mut access_token = args.access_token.filter(|t| !t.trim().is_empty());
+        if args.sandbox {
+            // The sandbox signs and authenticates with these; demo values when unset.
+            if secrets.is_empty() {
+                secrets.push(SecretString::from(crate::sandbox::DEMO_CLIENT_SECRET));
+            }
+            access_token.get_or_insert_with(|| crate::sandbox::DEMO_ACCESS_TOKEN.to_owned());
+        }
+        if secrets.is_empty() {
             return Err(ConfigError::Missing {
                 var: "INTERCOM_CLIENT_SECRET",
             });
         }
-        let access_token = args.access_token.filter(|t| !t.trim().is_empty());
-        if access_token.is_none() && !args.sandbox {
+        if access_token.is_none() {
             return Err(ConfigError::Missing {
                 var: "INTERCOM_ACCESS_TOKEN",
             });
@@ -340,17 +361,22 @@ impl Config {
             },
             shutdown_grace: args.shutdown_grace,
             job_hold: args.job_hold,
-            sandbox: args.sandbox,
+            sandbox: args.sandbox.then(|| EmbeddedSandbox {
+                listen: args.sandbox_listen,
+                seed: args.sandbox_seed,
+            }),
         })
     }
 
-    /// A configuration for tests and embedding: defaults, the given database and secrets, port 0.
+    /// A configuration for tests and embedding: defaults, the given database and secrets, port 0,
+    /// and a built-in sandbox on port 0 as Intercom.
     pub fn for_tests(database_url: String, secrets: &[&str]) -> Self {
         let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
         args.db.database_url = database_url;
         args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         args.client_secret = Some(secrets.join(","));
-        args.access_token = Some("test-token".to_owned());
+        args.sandbox = true;
+        args.sandbox_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         args.poll_interval = Duration::from_millis(20);
         args.retry_delay = Duration::from_millis(100);
         args.debounce = Duration::ZERO;

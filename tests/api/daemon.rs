@@ -16,15 +16,23 @@ use crate::helpers::{PATIENCE, SECRET};
 pub struct Daemon {
     child: Child,
     pub addr: SocketAddr,
+    /// The built-in sandbox's base URL, when there is one.
+    pub sandbox: Option<String>,
     lines: mpsc::UnboundedReceiver<Value>,
 }
 
 impl Daemon {
-    /// Starts `triaged serve` on port 0 with the database at `db`, plus `env`.
+    /// Starts `triaged serve --sandbox` (a built-in Intercom on port 0) on port 0 with the
+    /// database at `db`, plus `env`.
     pub async fn start(db: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with(&["serve", "--sandbox"], db, env).await
+    }
+
+    /// Starts `triaged ARGS…` (a serve command) and waits until it listens.
+    pub async fn start_with(args: &[&str], db: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_triaged"));
         command
-            .arg("serve")
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("TRIAGED_DATABASE_URL", format!("sqlite://{}", db.display()))
@@ -32,7 +40,7 @@ impl Daemon {
             .env("TRIAGED_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env("INTERCOM_CLIENT_SECRET", SECRET)
-            .env("INTERCOM_ACCESS_TOKEN", "test-token")
+            .env("SANDBOX_LISTEN", "127.0.0.1:0")
             .env("TRIAGED_POLL_INTERVAL", "20ms")
             .env("TRIAGED_DEBOUNCE", "0s")
             .envs(env.iter().copied())
@@ -56,9 +64,25 @@ impl Daemon {
         let mut daemon = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sandbox: None,
             lines,
         };
-        let listening = daemon.wait_for_message("triaged is listening", 1).await;
+        let mut seen = Vec::new();
+        while !seen
+            .iter()
+            .any(|l: &Value| l["fields"]["message"] == "triaged is listening")
+        {
+            seen.extend(daemon.next_lines(1).await);
+        }
+        daemon.sandbox = seen
+            .iter()
+            .find(|l| l["fields"]["message"] == "running against the built-in Intercom sandbox")
+            .and_then(|l| l["fields"]["sandbox"].as_str())
+            .map(str::to_owned);
+        let listening: Vec<Value> = seen
+            .into_iter()
+            .filter(|l| l["fields"]["message"] == "triaged is listening")
+            .collect();
         daemon.addr = listening[0]["fields"]["addr"]
             .as_str()
             .and_then(|a| a.parse().ok())
@@ -68,6 +92,23 @@ impl Daemon {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The next `count` log lines, whatever they say.
+    async fn next_lines(&mut self, count: usize) -> Vec<Value> {
+        let mut lines = Vec::new();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while lines.len() < count {
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("waited {PATIENCE:?} for triaged to log"))
+                .unwrap_or_else(|| panic!("triaged exited while starting"));
+            if let Some(raw) = line.get("raw") {
+                eprintln!("triaged: {raw}");
+            }
+            lines.push(line);
+        }
+        lines
     }
 
     /// Waits until `count` log lines with this message have been seen; returns them.

@@ -133,3 +133,72 @@ async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
     .unwrap();
     assert_eq!(queued, 0);
 }
+
+#[tokio::test]
+async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+    let mut daemon = Daemon::start_with(
+        &["serve", "--sandbox"],
+        &db,
+        &[("INTERCOM_CLIENT_SECRET", ""), ("TRIAGED_WORKERS", "2")],
+    )
+    .await;
+    let sandbox = daemon.sandbox.clone().expect("the sandbox URL is logged");
+
+    let started = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/customer/conversations"))
+        .json(&serde_json::json!({
+            "contact_id": "6762f1261bb69f9f21930001",
+            "body": "Hello, my invoice looks wrong."
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 200);
+    daemon.wait_for_message("run finished", 1).await;
+    assert_eq!(daemon.terminate().await, Some(0));
+
+    let pool = open(&db).await;
+    let (topic, status): (String, String) =
+        sqlx::query_as("SELECT topic, status FROM webhook_events ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(topic, "conversation.user.created");
+    assert_eq!(
+        status, "processed",
+        "signed with the demo secret, accepted and run"
+    );
+}
+
+#[tokio::test]
+async fn serve_with_a_token_intercom_refuses_exits_with_one_line_naming_it() {
+    triaged::install_crypto_provider();
+    let sandbox = triaged::sandbox::Sandbox::start(triaged::sandbox::SandboxConfig::demo(
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "TRIAGED_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("TRIAGED_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "off")
+        .env("INTERCOM_CLIENT_SECRET", "s")
+        .env("INTERCOM_ACCESS_TOKEN", "not-the-token")
+        .env("INTERCOM_BASE_URL", sandbox.base_url())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("INTERCOM_ACCESS_TOKEN"), "{stderr}");
+}

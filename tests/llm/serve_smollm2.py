@@ -13,14 +13,16 @@ Run (from the repo root):
 
     .venv-llm/bin/python tests/llm/serve_smollm2.py 18080
     .venv-llm/bin/python tests/llm/serve_smollm2.py --port 18080 [--ctx 4096]
-        [--max-tokens 128] [--threads 1] [--temperature 0]
+        [--max-tokens 128] [--threads 1] [--temperature 0] [--exit-with-parent]
 
 Once the server answers requests it prints exactly one line on stdout:
 
     READY http://127.0.0.1:18080/v1
 
 Point an OpenAI client at that base URL (any model name, no API key). Stop it
-with SIGTERM or SIGINT; it then exits 0. Any start-up failure prints a message
+with SIGTERM or SIGINT; it then exits 0. With --exit-with-parent it also
+stops by itself once the process that started it dies (use it from tests, so a
+killed test run leaves no server behind). Any start-up failure prints a message
 on stderr and exits non-zero. llama.cpp's own log goes to stderr.
 
 How tool calling works with a 135M model:
@@ -108,7 +110,7 @@ CHAT_TEMPLATE = r"""
   {%- elif message.role == 'assistant' and message.tool_calls -%}
     {{- '<|im_start|>assistant' -}}
     {%- if content -%}{{- '\n' + content -}}{%- endif -%}
-    {%- for tc in message.tool_calls -%}{%- if loop.first or parallel_ok is defined -%}
+    {%- for tc in message.tool_calls -%}{%- if loop.first -%}
       {%- set f = tc.function if tc.function is defined else tc -%}
       {{- '\n<tool_call>\n{"name": "' + f.name + '", "arguments": ' -}}
       {%- if f.arguments is string -%}{{- f.arguments -}}{%- else -%}{{- f.arguments | tojson -}}{%- endif -%}
@@ -122,7 +124,10 @@ CHAT_TEMPLATE = r"""
 {%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}
 """
 
-EXAMPLE_USER = os.environ.get("SMOLLM2_EXAMPLE_USER", "Read record 42 with ' + ex.name + '.")
+# The example user turn (a jinja string-literal fragment; ex = the first tool).
+# Found by trial: more "natural" wordings made the model copy the example's 42
+# or answer in text instead.
+EXAMPLE_USER = "Read record 42 with ' + ex.name + '."
 
 
 def fail(msg, code=1):
@@ -154,6 +159,8 @@ def parse_args():
                     help="default temperature when a request sets none (default 0)")
     ap.add_argument("--ready-timeout", type=float, default=60.0,
                     help="seconds to wait for the server to answer (default 60)")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="stop when the process that started this one exits")
     a = ap.parse_args()
     port = a.port if a.port is not None else a.port_pos
     if port is None or not (1 <= port <= 65535):
@@ -192,6 +199,7 @@ def main():
 
     p = xlc.CommonParams()
     p.model.path = model
+    p.model_alias = {"smollm2"}
     p.hostnames = [HOST]
     p.port = a.port
     p.n_ctx = a.ctx
@@ -214,8 +222,11 @@ def main():
     wait_ready(base, time.monotonic() + a.ready_timeout)
     print(f"READY {base}/v1", flush=True)
 
+    parent = os.getppid()
     while not stop.wait(0.5):
-        pass
+        if a.exit_with_parent and os.getppid() != parent:  # the process that started us died: don't linger
+            print("serve_smollm2: parent process exited, stopping", file=sys.stderr, flush=True)
+            break
     del server  # stops the HTTP server and the inference loop
     return 0
 
