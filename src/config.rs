@@ -361,7 +361,7 @@ impl Config {
             },
             shutdown_grace: args.shutdown_grace,
             job_hold: args.job_hold,
-            sandbox: args.sandbox.then(|| EmbeddedSandbox {
+            sandbox: args.sandbox.then_some(EmbeddedSandbox {
                 listen: args.sandbox_listen,
                 seed: args.sandbox_seed,
             }),
