@@ -15,10 +15,12 @@ use crate::{
     config::{Config, EmbeddedSandbox, IntercomConfig},
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
+    llm::Llm,
     queue::{self, Janitor},
     runner::Runner,
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
+    triage::Triage,
     web,
 };
 
@@ -82,6 +84,26 @@ impl App {
         let identity = check_startup(&intercom, intercom.admin_id())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let playbooks = match crate::playbook::load_dir(&config.playbooks) {
+            Ok(set) => set,
+            Err(diagnostics) => {
+                let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+                anyhow::bail!(
+                    "TRIAGED_PLAYBOOKS: {} has errors (run `triaged playbook check`):\n{}",
+                    config.playbooks.display(),
+                    lines.join("\n")
+                );
+            }
+        };
+        let names: Vec<&str> = playbooks.iter().map(|p| p.name.as_str()).collect();
+        tracing::info!(count = names.len(), playbooks = %names.join(", "), "playbooks loaded");
+        let llm = Llm::from_config(&config.llm, crate::llm::DEFAULT_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("TRIAGED_LLM_BASE_URL: {e}"))?;
+        if llm.is_none() {
+            tracing::warn!(
+                "no LLM configured (TRIAGED_LLM_API_KEY): agent steps will take their fallback"
+            );
+        }
         tracing::info!(
             admin_id = %identity.admin_id,
             workspace = identity.app_id_code.as_deref().unwrap_or("?"),
@@ -94,6 +116,13 @@ impl App {
             config.retry.clone(),
             config.debounce,
             config.job_hold,
+            Some(Triage {
+                db: db.clone(),
+                intercom: intercom.clone(),
+                llm,
+                playbooks: Arc::new(playbooks),
+                bot: identity.admin_id.clone(),
+            }),
         );
         let worker = (config.queue.workers > 0).then(|| {
             queue::spawn_worker(&db, runner.clone(), &config.queue, shutdown.child_token())

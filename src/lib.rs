@@ -21,6 +21,7 @@
 //! | [`bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
 //! | [`sandbox`] | an Intercom simulator (REST 2.16 shapes, rate limits, faults, signed webhooks, control API) for rehearsals and tests |
 
+pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod triage;
 pub mod web;
 
 /// Installs ring as the process's rustls crypto provider (the only one compiled in). Call before

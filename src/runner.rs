@@ -39,10 +39,7 @@ pub enum RunError {
     Transient(String),
     /// Another attempt would fail the same way; `reason` is a short stable label.
     #[error("{reason}: {detail}")]
-    Permanent {
-        reason: &'static str,
-        detail: String,
-    },
+    Permanent { reason: String, detail: String },
 }
 
 impl From<StoreError> for RunError {
@@ -102,13 +99,22 @@ pub struct Runner {
     coalesce_max_wait: Duration,
     /// Holds each job this long before working (rehearsal and shutdown tests; zero in production).
     hold: Duration,
+    /// Conversation triage; `None` only in embeddings without Intercom.
+    triage: Option<crate::triage::Triage>,
     /// Counts started and finished jobs; tests and `drain` wait on it instead of sleeping.
     activity: watch::Sender<Activity>,
 }
 
 impl Runner {
-    pub fn new(db: Db, retry: RetryPolicy, debounce: Duration, hold: Duration) -> Arc<Self> {
+    pub fn new(
+        db: Db,
+        retry: RetryPolicy,
+        debounce: Duration,
+        hold: Duration,
+        triage: Option<crate::triage::Triage>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            triage,
             db,
             retry,
             lease_ttl: LEASE_TTL,
@@ -144,7 +150,7 @@ impl Runner {
                 let detail = panic_text(&panic);
                 tracing::error!(detail, "run panicked");
                 let error = RunError::Permanent {
-                    reason: "internal_error",
+                    reason: "internal_error".to_owned(),
                     detail: format!("panic: {detail}"),
                 };
                 match self.record_panic(&job, &error).await {
@@ -173,6 +179,15 @@ impl Runner {
         if event.job_key.as_deref() != Some(key.as_str()) {
             // A newer job carries this event now (retry, replay, re-enqueue): this one is stale.
             return Ok("stale_job");
+        }
+        if self.triage.as_ref().is_some_and(|t| t.is_own_echo(&event)) {
+            // Intercom's echo of the bot's own write: never a run (no loops).
+            let mut tx = self.db.begin_write().await?;
+            events::finish(&mut tx, event.id, EventStatus::Ignored).await?;
+            tx.commit().await?;
+            metrics::counter!("triaged_runs_skipped_total", "reason" => "own_echo").increment(1);
+            tracing::info!("the bot's own write echoed back; no run");
+            return Ok("own_echo");
         }
         if let Some(conversation) = event.conversation_id.as_deref() {
             let mut tx = self.db.begin_write().await?;
@@ -224,7 +239,7 @@ impl Runner {
         if !self.hold.is_zero() {
             tokio::time::sleep(self.hold).await;
         }
-        let result = self.work(&event).await;
+        let result = self.work(&event, run_id).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin_write().await?;
         let label = match &result {
@@ -253,7 +268,7 @@ impl Runner {
             Err(error) => {
                 let (reason, detail) = match error {
                     RunError::Transient(d) => ("retries_exhausted", d.as_str()),
-                    RunError::Permanent { reason, detail } => (*reason, detail.as_str()),
+                    RunError::Permanent { reason, detail } => (reason.as_str(), detail.as_str()),
                 };
                 let end = RunEnd {
                     status: RunStatus::Failed,
@@ -266,7 +281,8 @@ impl Runner {
                 runs::finish(&mut tx, run_id, &end).await?;
                 events::finish(&mut tx, event.id, EventStatus::Failed).await?;
                 tracing::error!(reason, detail, "run failed");
-                metrics::counter!("triaged_runs_failed_total", "reason" => reason).increment(1);
+                metrics::counter!("triaged_runs_failed_total", "reason" => reason.to_owned())
+                    .increment(1);
                 "failed"
             }
         };
@@ -278,14 +294,17 @@ impl Runner {
         Ok(label)
     }
 
-    /// The work itself. Until playbooks exist every event ends `no_playbook`.
-    async fn work(&self, _event: &EventRow) -> Result<Outcome, RunError> {
-        Ok(Outcome {
-            outcome: "no_playbook",
-            playbook: None,
-            reason: None,
-            status: RunStatus::Succeeded,
-        })
+    /// The work itself: triage for conversation events; other events have no playbook.
+    async fn work(&self, event: &EventRow, run_id: i64) -> Result<Outcome, RunError> {
+        match &self.triage {
+            Some(triage) => triage.handle(event, run_id).await,
+            None => Ok(Outcome {
+                outcome: "no_playbook",
+                playbook: None,
+                reason: None,
+                status: RunStatus::Succeeded,
+            }),
+        }
     }
 
     async fn record_panic(&self, job: &Job, error: &RunError) -> Result<(), StoreError> {

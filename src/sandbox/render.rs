@@ -179,7 +179,7 @@ pub fn admin(a: &Admin) -> Value {
     json!({
         "type": "admin", "id": a.id, "name": a.name, "email": a.email, "job_title": a.job_title,
         "away_mode_enabled": a.away, "away_mode_reassign": false, "away_status_reason_id": null,
-        "has_inbox_seat": !a.bot, "team_ids": team_ids, "avatar": null, "team_priority_level": null,
+        "has_inbox_seat": true, "team_ids": team_ids, "avatar": null, "team_priority_level": null,
     })
 }
 
@@ -188,7 +188,7 @@ pub fn admin_with_app(ws: &Workspace, a: &Admin) -> Value {
     let team_ids: Vec<i64> = a.team_ids.iter().map(|t| int_id(Some(t))).collect();
     json!({
         "type": "admin", "id": a.id, "name": a.name, "email": a.email, "job_title": a.job_title,
-        "away_mode_enabled": a.away, "away_mode_reassign": false, "has_inbox_seat": false,
+        "away_mode_enabled": a.away, "away_mode_reassign": false, "has_inbox_seat": true,
         "team_ids": team_ids, "avatar": {"type": "avatar", "image_url": null}, "email_verified": true,
         "app": {"type": "app", "id_code": APP_ID, "name": ws.app_name, "region": "US",
                 "timezone": "Etc/UTC", "created_at": 1_700_000_000, "identity_verification": false},

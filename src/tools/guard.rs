@@ -48,8 +48,9 @@ impl Refusal {
     }
 }
 
-/// Checks the tool against the allowlist, and a write's target against the scope and caps.
-/// `target` is the conversation the call names, `contact` the contact it names (tickets).
+/// Checks the tool against the allowlist (the model's calls), then a write's target against the
+/// scope and caps. `target` is the conversation the call names, `contact` the contact it names
+/// (tickets).
 pub fn check(
     scope: &Scope,
     tally: &Tally,
@@ -57,6 +58,12 @@ pub fn check(
     target: Option<&str>,
     contact: Option<&str>,
 ) -> Result<(), Refusal> {
+    allowed(scope, tool)?;
+    check_target(scope, tally, tool, target, contact)
+}
+
+/// The allowlist alone (a playbook's own steps are allowed by the playbook itself).
+pub fn allowed(scope: &Scope, tool: ToolName) -> Result<(), Refusal> {
     if !scope.allowed.contains(&tool) {
         let allowed: Vec<&str> = scope.allowed.iter().map(|t| t.as_str()).collect();
         return Err(Refusal::new(
@@ -68,6 +75,17 @@ pub fn check(
             ),
         ));
     }
+    Ok(())
+}
+
+/// A write's target against the scope, and the caps; reads pass.
+pub fn check_target(
+    scope: &Scope,
+    tally: &Tally,
+    tool: ToolName,
+    target: Option<&str>,
+    contact: Option<&str>,
+) -> Result<(), Refusal> {
     if tool.access() == Access::Read {
         return Ok(());
     }

@@ -30,10 +30,13 @@ impl Daemon {
 
     /// Starts `triaged ARGS…` (a serve command) and waits until it listens.
     pub async fn start_with(args: &[&str], db: &Path, env: &[(&str, &str)]) -> Self {
+        let no_playbooks = db.with_file_name("no-playbooks");
+        std::fs::create_dir_all(&no_playbooks).expect("playbook dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_triaged"));
         command
             .args(args)
             .env_clear()
+            .env("TRIAGED_PLAYBOOKS", &no_playbooks)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("TRIAGED_DATABASE_URL", format!("sqlite://{}", db.display()))
             .env("TRIAGED_LISTEN", "127.0.0.1:0")

@@ -58,10 +58,15 @@ impl TestApp {
     }
 }
 
-/// A configuration with a fresh database in `dir`.
+/// A configuration with a fresh database in `dir`, no playbooks (queue mechanics only), and a
+/// built-in sandbox as Intercom.
 pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
     let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
-    Config::for_tests(url, secrets)
+    let mut config = Config::for_tests(url, secrets);
+    let playbooks = dir.path().join("no-playbooks");
+    std::fs::create_dir_all(&playbooks).expect("playbook dir");
+    config.playbooks = playbooks;
+    config
 }
 
 /// Starts the app with `config`.

@@ -142,7 +142,14 @@ async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs
     let mut daemon = Daemon::start_with(
         &["serve", "--sandbox"],
         &db,
-        &[("INTERCOM_CLIENT_SECRET", ""), ("TRIAGED_WORKERS", "2")],
+        &[
+            ("INTERCOM_CLIENT_SECRET", ""),
+            ("TRIAGED_WORKERS", "2"),
+            (
+                "TRIAGED_PLAYBOOKS",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks"),
+            ),
+        ],
     )
     .await;
     let sandbox = daemon.sandbox.clone().expect("the sandbox URL is logged");

@@ -37,7 +37,14 @@ How tool calling works with a 135M model:
     model emit a call at all.
   * Once the last message is a tool result, the tool list and the example are
     left out and the result is shown as a user turn ending with "Now answer in
-    plain text", so the model answers in text instead of calling tools again.
+    plain text", so the model answers in text instead of calling tools again
+    (a long answer may stop at --max-tokens with finish_reason "length").
+  * Assistant turns in the history render only their first tool call, so
+    llama.cpp infers "no parallel tool calls" and allows at most one call per
+    response (otherwise the model often repeats the same call twice).
+  * Prompt caching is off so that identical requests get identical answers at
+    temperature 0 (with it on, a cached prefix changed the output).
+Model id for clients: "smollm2" (llama.cpp accepts any model name).
 """
 
 import argparse

@@ -1,0 +1,69 @@
+//! Writes a run's audit trail (`run_steps`): every LLM request and response, tool call and result,
+//! deterministic step and fallback, in order. Recording never fails a run: a write error is logged.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::Value;
+
+use crate::store::Db;
+
+/// Appends steps to one run's trail.
+#[derive(Debug)]
+pub struct Recorder {
+    db: Db,
+    run_id: i64,
+    seq: AtomicI64,
+}
+
+/// One entry of the trail.
+#[derive(Debug, Clone, Default)]
+pub struct Entry<'a> {
+    pub kind: &'a str,
+    pub name: Option<&'a str>,
+    pub payload: Value,
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+    pub duration_ms: Option<i64>,
+}
+
+impl Recorder {
+    /// Continues after the steps the run already has (a resumed run keeps its earlier trail).
+    pub async fn new(db: Db, run_id: i64) -> Self {
+        let last: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_steps WHERE run_id = ?")
+                .bind(run_id)
+                .fetch_one(db.pool())
+                .await
+                .unwrap_or(0);
+        Self {
+            db,
+            run_id,
+            seq: AtomicI64::new(last),
+        }
+    }
+
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    pub async fn record(&self, entry: Entry<'_>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let result = sqlx::query(
+            "INSERT INTO run_steps (run_id, seq, kind, name, payload, prompt_tokens, \
+             completion_tokens, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.run_id)
+        .bind(seq)
+        .bind(entry.kind)
+        .bind(entry.name)
+        .bind(entry.payload.to_string())
+        .bind(entry.prompt_tokens)
+        .bind(entry.completion_tokens)
+        .bind(entry.duration_ms)
+        .execute(self.db.pool())
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, run_id = self.run_id, "could not record a run step");
+        }
+    }
+}

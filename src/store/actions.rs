@@ -1,0 +1,146 @@
+//! The `actions` table: every write the bot makes to Intercom, keyed so it happens once.
+//!
+//! A write is recorded `started` before the call and `done` (with what it made) after it. A retry
+//! that finds `done` returns the recorded result; one that finds `started` must first find out
+//! whether the earlier call landed (see `tools::toolbox`).
+
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+use sqlx::FromRow;
+
+use super::{Db, NOW, StoreError};
+
+/// A recorded write.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Action {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub run_id: i64,
+    pub conversation_id: Option<String>,
+    pub tool: String,
+    pub arguments: String,
+    pub mode: String,
+    /// `started`, `done`, `failed`, `drafted`, `shadowed`.
+    pub status: String,
+    pub result_ref: Option<String>,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// An action as recorded before its call.
+#[derive(Debug, Clone)]
+pub struct NewAction<'a> {
+    pub key: &'a str,
+    pub run_id: i64,
+    pub conversation_id: &'a str,
+    pub tool: &'a str,
+    pub arguments: &'a serde_json::Value,
+    /// `live`, `draft` or `shadow`.
+    pub mode: &'a str,
+    /// `started`, `drafted` or `shadowed`.
+    pub status: &'a str,
+}
+
+/// The key of a write: the run, the tool and its canonical arguments. The step number is left out
+/// on purpose: a run resumed after a crash may number its steps differently, and the same write
+/// must still be recognised.
+pub fn key(run_id: i64, tool: &str, arguments: &serde_json::Value) -> String {
+    let mut hash = Sha1::new();
+    hash.update(run_id.to_string());
+    hash.update(b"\0");
+    hash.update(tool);
+    hash.update(b"\0");
+    hash.update(arguments.to_string());
+    hex::encode(hash.finalize())
+}
+
+impl Db {
+    /// The action with this key, if any.
+    pub async fn action(&self, key: &str) -> Result<Option<Action>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM actions WHERE idempotency_key = ?")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Records (or re-opens) an action before the call.
+    pub async fn begin_action(&self, a: &NewAction<'_>) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO actions (idempotency_key, run_id, conversation_id, tool, arguments, mode, status) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, \
+               error = NULL, started_at = {NOW}"
+        )))
+        .bind(a.key)
+        .bind(a.run_id)
+        .bind(a.conversation_id)
+        .bind(a.tool)
+        .bind(a.arguments.to_string())
+        .bind(a.mode)
+        .bind(a.status)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records how an action ended.
+    pub async fn end_action(
+        &self,
+        key: &str,
+        status: &str,
+        result_ref: Option<&str>,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE actions SET status = ?, result_ref = ?, result = ?, error = ?, finished_at = {NOW} \
+             WHERE idempotency_key = ?"
+        )))
+        .bind(status)
+        .bind(result_ref)
+        .bind(result)
+        .bind(error)
+        .bind(key)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The actions of a run, in order.
+    pub async fn run_actions(&self, run_id: i64) -> Result<Vec<Action>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM actions WHERE run_id = ? ORDER BY id")
+                .bind(run_id)
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    /// Marks the conversation handed off to humans: the bot stays quiet on it.
+    pub async fn hand_off(&self, conversation_id: &str, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO conversations (conversation_id, status, reason) VALUES (?1, 'handed_off', ?2) \
+             ON CONFLICT (conversation_id) DO UPDATE SET status = 'handed_off', reason = ?2, \
+               updated_at = {NOW}"
+        )))
+        .bind(conversation_id)
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// `active` or `handed_off` (`active` when the bot never touched it).
+    pub async fn conversation_status(&self, conversation_id: &str) -> Result<String, StoreError> {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM conversations WHERE conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(status.unwrap_or_else(|| "active".to_owned()))
+    }
+}

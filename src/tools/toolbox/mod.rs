@@ -1,0 +1,304 @@
+//! Executes tool calls for one run: unknown tool → readable error; arguments validated against the
+//! tool's schema (serde on the typed input); the [`guard`](super::guard); then the read or the
+//! write (through the mode and the idempotency record, see [`writes`]). Every result is text for a
+//! model, capped in size.
+
+mod reads;
+mod writes;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{
+    ToolName,
+    guard::{self, Refusal, Scope, Tally},
+};
+use crate::{
+    ids::AdminId,
+    intercom::{IntercomClient, IntercomError},
+    playbook::Mode,
+    store::Db,
+};
+
+/// Largest tool result handed to the model, in bytes.
+pub const RESULT_CAP: usize = 16 * 1024;
+
+/// How a call went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallStatus {
+    Ok,
+    /// Unknown tool or bad arguments: the model can correct itself.
+    Invalid,
+    /// The guard said no (label recorded).
+    Refused(&'static str),
+    /// Intercom said no, or failed for good.
+    Failed,
+    /// Worth the whole run trying again later (rate-limit window spent, Intercom down, or the
+    /// outcome of a write is unknown).
+    Transient,
+}
+
+/// A tool result for the model.
+#[derive(Debug, Clone)]
+pub struct ToolOutput {
+    pub content: String,
+    pub status: CallStatus,
+}
+
+/// What the run's writes did, for its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Replied,
+    Noted,
+    Closed,
+    Snoozed { until: i64 },
+    Opened,
+    Assigned,
+    Tagged,
+    Untagged,
+    TicketCreated { id: String, number: Option<String> },
+    HandedOff,
+}
+
+/// A call that did not produce a normal result.
+#[derive(Debug)]
+enum Stop {
+    Invalid(String),
+    Refused(Refusal),
+    Intercom(IntercomError),
+    Internal(String),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl From<IntercomError> for Stop {
+    fn from(e: IntercomError) -> Self {
+        Self::Intercom(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Name/id lists of the workspace, fetched once per run.
+#[derive(Debug, Default)]
+struct Lists {
+    teams: Option<Vec<(String, String)>>,
+    admins: Option<Vec<(String, String)>>,
+    tags: Option<Vec<(String, String)>>,
+    ticket_types: Option<Vec<(String, String)>>,
+}
+
+/// The tools of one run.
+#[derive(Debug)]
+pub struct Toolbox {
+    client: IntercomClient,
+    db: Db,
+    bot: AdminId,
+    run_id: i64,
+    mode: Mode,
+    scope: Scope,
+    tally: Tally,
+    lists: Lists,
+    drafts: Vec<String>,
+    effects: Vec<Effect>,
+    timeline_cap: usize,
+}
+
+impl Toolbox {
+    pub fn new(
+        client: IntercomClient,
+        db: Db,
+        bot: AdminId,
+        run_id: i64,
+        mode: Mode,
+        scope: Scope,
+    ) -> Self {
+        Self {
+            client,
+            db,
+            bot,
+            run_id,
+            mode,
+            scope,
+            tally: Tally::default(),
+            lists: Lists::default(),
+            drafts: Vec::new(),
+            effects: Vec::new(),
+            timeline_cap: super::timeline::DEFAULT_CAP,
+        }
+    }
+
+    /// What the run's writes did so far.
+    pub fn effects(&self) -> &[Effect] {
+        &self.effects
+    }
+
+    /// The scope the guard enforces.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Calls `name` with the JSON `arguments` the model sent.
+    pub async fn call(&mut self, name: &str, arguments: &str) -> ToolOutput {
+        let Some(tool) = ToolName::parse(name) else {
+            let allowed: Vec<&str> = self.scope.allowed.iter().map(|t| t.as_str()).collect();
+            return output(
+                CallStatus::Invalid,
+                format!(
+                    "error: there is no tool `{name}`. Available tools: {}.",
+                    allowed.join(", ")
+                ),
+            );
+        };
+        if let Err(refusal) = guard::allowed(&self.scope, tool) {
+            return output(CallStatus::Refused(refusal.label), refusal.message);
+        }
+        let arguments = if arguments.trim().is_empty() {
+            "{}"
+        } else {
+            arguments
+        };
+        let args: Value = match serde_json::from_str(arguments) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return output(
+                    CallStatus::Invalid,
+                    format!("error: the arguments of `{name}` must be a JSON object."),
+                );
+            }
+            Err(e) => {
+                return output(
+                    CallStatus::Invalid,
+                    format!("error: the arguments of `{name}` are not valid JSON ({e})."),
+                );
+            }
+        };
+        match self.dispatch(tool, args).await {
+            Ok(text) => output(CallStatus::Ok, cap(text)),
+            Err(Stop::Invalid(message)) => output(CallStatus::Invalid, format!("error: {message}")),
+            Err(Stop::Refused(r)) => output(CallStatus::Refused(r.label), r.message),
+            Err(Stop::Intercom(e))
+                if e.is_transient() || matches!(e, IntercomError::UnknownOutcome { .. }) =>
+            {
+                output(CallStatus::Transient, format!("error: {e}"))
+            }
+            Err(Stop::Intercom(e)) => output(CallStatus::Failed, format!("error: {e}")),
+            Err(Stop::Internal(e)) => {
+                tracing::error!(error = %e, tool = name, "tool failed internally");
+                output(
+                    CallStatus::Transient,
+                    "error: internal error; the run will be retried".to_owned(),
+                )
+            }
+        }
+    }
+
+    /// Runs a playbook's deterministic step: the playbook itself allows it, so the allowlist (which
+    /// is the agent's) does not apply; the target checks, caps, mode and idempotency do.
+    pub async fn step(&mut self, tool: ToolName, args: Value) -> ToolOutput {
+        match self.dispatch(tool, args).await {
+            Ok(text) => output(CallStatus::Ok, text),
+            Err(Stop::Invalid(m)) => output(CallStatus::Invalid, m),
+            Err(Stop::Refused(r)) => output(CallStatus::Refused(r.label), r.message),
+            Err(Stop::Intercom(e))
+                if e.is_transient() || matches!(e, IntercomError::UnknownOutcome { .. }) =>
+            {
+                output(CallStatus::Transient, e.to_string())
+            }
+            Err(Stop::Intercom(e)) => output(CallStatus::Failed, e.to_string()),
+            Err(Stop::Internal(e)) => output(CallStatus::Transient, e),
+        }
+    }
+
+    async fn dispatch(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        use super::inputs as i;
+        match tool {
+            ToolName::SearchConversations => self.search_conversations(parse(tool, args)?).await,
+            ToolName::GetConversation => {
+                let input: i::ConversationRef = parse(tool, args)?;
+                self.get_conversation(&input.conversation_id).await
+            }
+            ToolName::GetContact => self.get_contact(parse(tool, args)?).await,
+            ToolName::SearchContacts => self.search_contacts(parse(tool, args)?).await,
+            ToolName::GetVisitor => self.get_visitor(parse(tool, args)?).await,
+            ToolName::GetCompany => self.get_company(parse(tool, args)?).await,
+            ToolName::ListTicketTypes => {
+                let _: i::NoArguments = parse(tool, args)?;
+                Ok(lines(self.ticket_types().await?))
+            }
+            ToolName::ListTeams => {
+                let _: i::NoArguments = parse(tool, args)?;
+                Ok(lines(self.teams().await?))
+            }
+            ToolName::ListAdmins => {
+                let _: i::NoArguments = parse(tool, args)?;
+                Ok(lines(self.admins().await?))
+            }
+            ToolName::ListTags => {
+                let _: i::NoArguments = parse(tool, args)?;
+                Ok(lines(self.tags().await?))
+            }
+            ToolName::SearchArticles => self.search_articles(parse(tool, args)?).await,
+            ToolName::ReplyToConversation => self.reply(tool, args).await,
+            ToolName::AddNote => self.note(tool, args).await,
+            ToolName::CloseConversation
+            | ToolName::OpenConversation
+            | ToolName::SnoozeConversation
+            | ToolName::AssignConversation => self.manage(tool, args).await,
+            ToolName::TagConversation | ToolName::UntagConversation => self.tag(tool, args).await,
+            ToolName::CreateTicket => self.create_ticket(tool, args).await,
+            ToolName::HandOff => self.hand_off(tool, args).await,
+        }
+    }
+}
+
+/// Deserializes a tool's arguments into its typed input; the error is for the model.
+fn parse<T: DeserializeOwned>(tool: ToolName, args: Value) -> Result<T, Stop> {
+    serde_json::from_value(args).map_err(|e| {
+        Stop::Invalid(format!(
+            "invalid arguments for `{}`: {e}. Expected: {}",
+            tool.as_str(),
+            tool.input_schema()
+        ))
+    })
+}
+
+fn output(status: CallStatus, content: String) -> ToolOutput {
+    ToolOutput { content, status }
+}
+
+fn lines(items: &[(String, String)]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    items
+        .iter()
+        .map(|(id, name)| format!("{name} (id {id})"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Cuts a result over [`RESULT_CAP`] with a hint to narrow the query.
+fn cap(mut text: String) -> String {
+    if text.len() <= RESULT_CAP {
+        return text;
+    }
+    let mut end = RESULT_CAP;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(
+        "\n… result cut ({cut} more bytes). Narrow the query (fewer results, a more specific search)."
+    ));
+    text
+}

@@ -1,0 +1,331 @@
+//! The read tools, and the per-run caches of workspace lists the guard resolves names against.
+
+use std::collections::BTreeMap;
+
+use super::{Stop, Toolbox};
+use crate::{
+    ids::{ContactId, ConversationId},
+    intercom::{
+        models::{CompanyId, Contact},
+        search::{Operator, SearchQuery, SearchRequest},
+    },
+    tools::{
+        inputs,
+        timeline::{self, Directory},
+    },
+};
+
+fn limit(n: Option<u32>) -> u32 {
+    n.unwrap_or(10).clamp(1, 20)
+}
+
+/// Compact `key: value` lines for a model, skipping empty values.
+fn fields(pairs: &[(&str, Option<String>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}: {v}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn attributes(map: &BTreeMap<String, serde_json::Value>) -> Option<String> {
+    (!map.is_empty()).then(|| {
+        map.iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+impl Toolbox {
+    pub(super) async fn search_conversations(
+        &mut self,
+        input: inputs::SearchConversations,
+    ) -> Result<String, Stop> {
+        let mut filters = Vec::new();
+        if let Some(text) = input
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            for word in text.split_whitespace().take(5) {
+                filters.push(SearchQuery::filter("source.body", Operator::Contains, word));
+            }
+        }
+        if let Some(state) = input.state.as_deref() {
+            if !matches!(state, "open" | "closed" | "snoozed") {
+                return Err(Stop::Invalid(format!(
+                    "state must be open, closed or snoozed, not `{state}`"
+                )));
+            }
+            filters.push(SearchQuery::eq("state", state));
+        }
+        if let Some(contact) = input.contact_id.as_deref() {
+            filters.push(SearchQuery::eq("contact_ids", contact));
+        }
+        let query = match filters.len() {
+            0 => {
+                return Err(Stop::Invalid(
+                    "give at least one of `text`, `state`, `contact_id`".to_owned(),
+                ));
+            }
+            1 => filters.remove(0),
+            _ => SearchQuery::and(filters),
+        };
+        let request = SearchRequest::new(query).page(Some(limit(input.limit)), None);
+        let list = self.client.search_conversations(&request).await?;
+        let dir = self.directory_inner().await?;
+        let mut out: Vec<String> = list
+            .conversations
+            .iter()
+            .map(|c| timeline::list_line(c, &dir))
+            .collect();
+        if out.is_empty() {
+            return Ok("no conversation matches".to_owned());
+        }
+        if let Some(total) = list.total_count
+            && total > out.len() as i64
+        {
+            out.push(format!(
+                "({total} match in all; narrow the search to see others)"
+            ));
+        }
+        Ok(out.join("\n"))
+    }
+
+    /// Admin and team names (cached for the run); empty names when Intercom cannot be reached.
+    pub async fn directory(&mut self) -> Directory {
+        self.directory_inner().await.unwrap_or_default()
+    }
+
+    pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
+        let conversation = self
+            .client
+            .retrieve_conversation(&ConversationId::from(id), true)
+            .await?;
+        let contact = match conversation.contact_ids().next() {
+            Some(id) => self.client.retrieve_contact(id).await.ok(),
+            None => None,
+        };
+        let dir = self.directory_inner().await?;
+        Ok(timeline::render(
+            &conversation,
+            &dir,
+            contact.as_ref(),
+            self.timeline_cap,
+        ))
+    }
+
+    pub(super) async fn get_contact(&mut self, input: inputs::GetContact) -> Result<String, Stop> {
+        let contact = self
+            .client
+            .retrieve_contact(&ContactId::from(input.contact_id))
+            .await?;
+        Ok(contact_text(&contact))
+    }
+
+    pub(super) async fn search_contacts(
+        &mut self,
+        input: inputs::SearchContacts,
+    ) -> Result<String, Stop> {
+        let query = match (input.email.as_deref(), input.name.as_deref()) {
+            (Some(email), _) => SearchQuery::eq("email", email),
+            (None, Some(name)) => SearchQuery::filter("name", Operator::StartsWith, name),
+            (None, None) => return Err(Stop::Invalid("give `email` or `name`".to_owned())),
+        };
+        let request = SearchRequest::new(query).page(Some(limit(input.limit)), None);
+        let list = self.client.search_contacts(&request).await?;
+        if list.data.is_empty() {
+            return Ok("no contact matches".to_owned());
+        }
+        Ok(list
+            .data
+            .iter()
+            .map(|c| {
+                format!(
+                    "contact {} · {} <{}> · {}",
+                    c.id,
+                    c.name.as_deref().unwrap_or("(no name)"),
+                    c.email.as_deref().unwrap_or("no email"),
+                    c.role.as_deref().unwrap_or("contact")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    pub(super) async fn get_visitor(&mut self, input: inputs::GetVisitor) -> Result<String, Stop> {
+        let v = self.client.retrieve_visitor(&input.user_id).await?;
+        Ok(fields(&[
+            ("visitor", Some(v.id.clone())),
+            ("user_id", v.user_id.clone()),
+            ("name", v.name.clone()),
+            ("email", v.email.clone()),
+            ("pseudonym", v.pseudonym.clone()),
+            ("anonymous", v.anonymous.map(|a| a.to_string())),
+            ("created", v.created_at.map(|t| timeline::time(Some(t)))),
+            ("custom attributes", attributes(&v.custom_attributes)),
+        ]))
+    }
+
+    pub(super) async fn get_company(&mut self, input: inputs::GetCompany) -> Result<String, Stop> {
+        let c = self
+            .client
+            .retrieve_company(&CompanyId::from(input.company_id))
+            .await?;
+        Ok(fields(&[
+            ("company", Some(c.id.to_string())),
+            ("name", c.name.clone()),
+            ("company_id", c.company_id.clone()),
+            ("plan", c.plan.name.clone()),
+            ("website", c.website.clone()),
+            ("industry", c.industry.clone()),
+            ("size", c.size.map(|s| s.to_string())),
+            ("monthly spend", c.monthly_spend.map(|s| s.to_string())),
+            ("users", c.user_count.map(|s| s.to_string())),
+            ("custom attributes", attributes(&c.custom_attributes)),
+        ]))
+    }
+
+    pub(super) async fn search_articles(
+        &mut self,
+        input: inputs::SearchArticles,
+    ) -> Result<String, Stop> {
+        let found = self.client.search_articles(&input.query).await?;
+        if found.data.articles.is_empty() {
+            return Ok("no article matches".to_owned());
+        }
+        Ok(found
+            .data
+            .articles
+            .iter()
+            .take(5)
+            .map(|a| {
+                let body = a
+                    .body
+                    .as_deref()
+                    .map(crate::tools::html::to_text)
+                    .unwrap_or_default();
+                let excerpt: String = body.chars().take(600).collect();
+                format!(
+                    "article {} · {} · {}\n  {}\n  {}",
+                    a.id,
+                    a.title.as_deref().unwrap_or("(untitled)"),
+                    a.url.as_deref().unwrap_or("no url"),
+                    a.description.as_deref().unwrap_or(""),
+                    excerpt.replace('\n', "\n  ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// Admin and team names for timelines.
+    pub(super) async fn directory_inner(&mut self) -> Result<Directory, Stop> {
+        Ok(Directory {
+            admins: self.admins().await?.iter().cloned().collect(),
+            teams: self.teams().await?.iter().cloned().collect(),
+        })
+    }
+
+    pub(super) async fn teams(&mut self) -> Result<&[(String, String)], Stop> {
+        if self.lists.teams.is_none() {
+            let teams = self.client.list_teams().await?;
+            self.lists.teams = Some(
+                teams
+                    .teams
+                    .into_iter()
+                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
+                    .collect(),
+            );
+        }
+        Ok(self.lists.teams.as_deref().unwrap_or_default())
+    }
+
+    pub(super) async fn admins(&mut self) -> Result<&[(String, String)], Stop> {
+        if self.lists.admins.is_none() {
+            let admins = self.client.list_admins().await?;
+            self.lists.admins = Some(
+                admins
+                    .admins
+                    .into_iter()
+                    .map(|a| (a.id.to_string(), a.name.unwrap_or_default()))
+                    .collect(),
+            );
+        }
+        Ok(self.lists.admins.as_deref().unwrap_or_default())
+    }
+
+    pub(super) async fn tags(&mut self) -> Result<&[(String, String)], Stop> {
+        if self.lists.tags.is_none() {
+            let tags = self.client.list_tags().await?;
+            self.lists.tags = Some(
+                tags.tags
+                    .into_iter()
+                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
+                    .collect(),
+            );
+        }
+        Ok(self.lists.tags.as_deref().unwrap_or_default())
+    }
+
+    pub(super) async fn ticket_types(&mut self) -> Result<&[(String, String)], Stop> {
+        if self.lists.ticket_types.is_none() {
+            let types = self.client.list_ticket_types().await?;
+            self.lists.ticket_types = Some(
+                types
+                    .data
+                    .into_iter()
+                    .filter(|t| t.archived != Some(true))
+                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
+                    .collect(),
+            );
+        }
+        Ok(self.lists.ticket_types.as_deref().unwrap_or_default())
+    }
+}
+
+fn contact_text(c: &Contact) -> String {
+    let companies: Vec<String> = c
+        .companies
+        .data
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r.name.as_deref().unwrap_or("company"),
+                r.id.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    let tags: Vec<String> = c
+        .tags
+        .data
+        .iter()
+        .map(|r| r.name.clone().or_else(|| r.id.clone()).unwrap_or_default())
+        .collect();
+    fields(&[
+        ("contact", Some(c.id.to_string())),
+        ("name", c.name.clone()),
+        ("email", c.email.clone()),
+        ("role", c.role.clone()),
+        ("phone", c.phone.clone()),
+        ("external_id", c.external_id.clone()),
+        ("custom attributes", attributes(&c.custom_attributes)),
+        (
+            "companies",
+            (!companies.is_empty()).then(|| companies.join(", ")),
+        ),
+        ("tags", (!tags.is_empty()).then(|| tags.join(", "))),
+        ("signed up", c.signed_up_at.map(|t| timeline::time(Some(t)))),
+        ("last seen", c.last_seen_at.map(|t| timeline::time(Some(t)))),
+    ])
+}

@@ -1,0 +1,635 @@
+//! The write tools. Each goes through [`Toolbox::perform`]: the guard has already passed; the mode
+//! decides (`draft` collects a description for one review note, `shadow` only records); in `live`
+//! the write is recorded `started` under its idempotency key before the call and `done` after.
+//! A key found `done` returns the recorded result without calling Intercom again; one found
+//! `started` (or a call whose response was lost) is first reconciled by reading the conversation:
+//! a part by the bot with the same text, or the state already reached, means the write landed.
+
+use std::future::Future;
+
+use serde_json::{Value, json};
+
+use super::{Effect, Stop, Toolbox};
+use crate::{
+    ids::{AdminId, ContactId, ConversationId, TeamId},
+    intercom::{
+        IntercomClient, IntercomError,
+        models::{Conversation, ConversationState, TagId, TicketTypeId},
+        requests::{AdminReply, CreateTicket, ManageConversation, TicketContact},
+    },
+    playbook::Mode,
+    store::actions,
+    tools::{ToolName, guard, inputs},
+};
+
+/// The longest snooze a model may set.
+const MAX_SNOOZE_SECS: i64 = 90 * 24 * 3600;
+
+/// How the landing of a write whose outcome is unknown is recognised.
+enum Landed {
+    /// A part by the bot admin with this plain text.
+    Part(String),
+    /// The conversation is in this state.
+    State(&'static str),
+    /// Cannot be told from the conversation (tickets, tags): not retried blindly.
+    Unknowable,
+}
+
+/// What a write produced.
+struct Done {
+    reference: Option<String>,
+    text: String,
+}
+
+impl Toolbox {
+    pub(super) async fn reply(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        let input: inputs::Message = super::parse(tool, args)?;
+        self.guard(tool, &input.conversation_id, None)?;
+        let body = input.body.trim().to_owned();
+        if body.is_empty() {
+            return Err(Stop::Invalid("the reply `body` is empty".to_owned()));
+        }
+        let describe = format!("reply to the customer:\n«{body}»");
+        let done = self
+            .perform(
+                tool,
+                &input.conversation_id,
+                json!({"conversation_id": input.conversation_id, "body": body}),
+                describe,
+                Landed::Part(body.clone()),
+                |client, bot, conv| async move {
+                    let c = client.reply(&conv, &AdminReply::comment(bot, body)).await?;
+                    Ok(new_part(&c))
+                },
+            )
+            .await?;
+        self.tally.replies += 1;
+        self.effects.push(Effect::Replied);
+        Ok(done.text)
+    }
+
+    pub(super) async fn note(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        let input: inputs::Message = super::parse(tool, args)?;
+        self.guard(tool, &input.conversation_id, None)?;
+        let body = input.body.trim().to_owned();
+        if body.is_empty() {
+            return Err(Stop::Invalid("the note `body` is empty".to_owned()));
+        }
+        let done = self.post_note(&input.conversation_id, body).await?;
+        self.effects.push(Effect::Noted);
+        Ok(done.text)
+    }
+
+    async fn post_note(&mut self, conversation: &str, body: String) -> Result<Done, Stop> {
+        self.perform(
+            ToolName::AddNote,
+            conversation,
+            json!({"conversation_id": conversation, "body": body}),
+            format!("internal note:\n«{body}»"),
+            Landed::Part(body.clone()),
+            |client, bot, conv| async move {
+                let c = client.reply(&conv, &AdminReply::note(bot, body)).await?;
+                Ok(new_part(&c))
+            },
+        )
+        .await
+    }
+
+    pub(super) async fn manage(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        let (conversation, action, canonical, describe, landed, effect) = match tool {
+            ToolName::CloseConversation | ToolName::OpenConversation => {
+                let input: inputs::ConversationRef = super::parse(tool, args)?;
+                let closing = tool == ToolName::CloseConversation;
+                let action = if closing {
+                    ManageConversation::close(self.bot.clone(), None)
+                } else {
+                    ManageConversation::open(self.bot.clone())
+                };
+                (
+                    input.conversation_id.clone(),
+                    action,
+                    json!({"conversation_id": input.conversation_id}),
+                    if closing {
+                        "close the conversation"
+                    } else {
+                        "reopen the conversation"
+                    }
+                    .to_owned(),
+                    Landed::State(if closing { "closed" } else { "open" }),
+                    if closing {
+                        Effect::Closed
+                    } else {
+                        Effect::Opened
+                    },
+                )
+            }
+            ToolName::SnoozeConversation => {
+                let input: inputs::Snooze = super::parse(tool, args)?;
+                let until = snooze_until(&input)?;
+                (
+                    input.conversation_id.clone(),
+                    ManageConversation::snooze(self.bot.clone(), until),
+                    json!({"conversation_id": input.conversation_id, "until": until}),
+                    format!(
+                        "snooze the conversation until {}",
+                        crate::tools::timeline::time(Some(until))
+                    ),
+                    Landed::State("snoozed"),
+                    Effect::Snoozed { until },
+                )
+            }
+            _ => {
+                let input: inputs::Assign = super::parse(tool, args)?;
+                let (action, who) = match (input.team.as_deref(), input.admin.as_deref()) {
+                    (Some(team), None) => {
+                        let id = guard::resolve("team", "unknown_team", team, self.teams().await?)?
+                            .to_owned();
+                        let name = self.name_of_team(&id);
+                        (
+                            ManageConversation::assign_team(
+                                self.bot.clone(),
+                                Some(&TeamId::from(id.as_str())),
+                                None,
+                            ),
+                            format!("team {name} ({id})"),
+                        )
+                    }
+                    (None, Some(admin)) => {
+                        let id = guard::resolve(
+                            "teammate",
+                            "unknown_admin",
+                            admin,
+                            self.admins().await?,
+                        )?
+                        .to_owned();
+                        (
+                            ManageConversation::assign_admin(
+                                self.bot.clone(),
+                                Some(&AdminId::from(id.as_str())),
+                                None,
+                            ),
+                            format!("teammate {id}"),
+                        )
+                    }
+                    _ => {
+                        return Err(Stop::Invalid(
+                            "give exactly one of `team` or `admin`".to_owned(),
+                        ));
+                    }
+                };
+                (
+                    input.conversation_id.clone(),
+                    action,
+                    json!({"conversation_id": input.conversation_id, "assignee": who}),
+                    format!("assign the conversation to {who}"),
+                    Landed::Unknowable,
+                    Effect::Assigned,
+                )
+            }
+        };
+        self.guard(tool, &conversation, None)?;
+        let done = self
+            .perform(
+                tool,
+                &conversation,
+                canonical,
+                describe,
+                landed,
+                |client, _, conv| async move {
+                    client.manage_conversation(&conv, &action).await?;
+                    Ok(Done {
+                        reference: None,
+                        text: String::new(),
+                    })
+                },
+            )
+            .await?;
+        self.effects.push(effect);
+        Ok(done.text)
+    }
+
+    pub(super) async fn tag(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        let input: inputs::TagRef = super::parse(tool, args)?;
+        self.guard(tool, &input.conversation_id, None)?;
+        let id = guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?)?.to_owned();
+        let adding = tool == ToolName::TagConversation;
+        let done = self
+            .perform(
+                tool,
+                &input.conversation_id,
+                json!({"conversation_id": input.conversation_id, "tag": id}),
+                format!(
+                    "{} tag {} ({id})",
+                    if adding { "add" } else { "remove" },
+                    input.tag
+                ),
+                Landed::Unknowable,
+                |client, bot, conv| async move {
+                    let tag = TagId::from(id.as_str());
+                    if adding {
+                        client.attach_tag(&conv, &tag, &bot).await?;
+                    } else {
+                        client.detach_tag(&conv, &tag, &bot).await?;
+                    }
+                    Ok(Done {
+                        reference: Some(id),
+                        text: String::new(),
+                    })
+                },
+            )
+            .await?;
+        self.effects.push(if adding {
+            Effect::Tagged
+        } else {
+            Effect::Untagged
+        });
+        Ok(done.text)
+    }
+
+    pub(super) async fn create_ticket(
+        &mut self,
+        tool: ToolName,
+        args: Value,
+    ) -> Result<String, Stop> {
+        let input: inputs::CreateTicket = super::parse(tool, args)?;
+        let contact = input
+            .contact_id
+            .clone()
+            .or_else(|| self.scope.contact_ids.first().cloned())
+            .ok_or_else(|| Stop::Invalid("the conversation has no contact".to_owned()))?;
+        self.guard(tool, &input.conversation_id, Some(&contact))?;
+        let type_id = guard::resolve(
+            "ticket type",
+            "unknown_ticket_type",
+            &input.ticket_type,
+            self.ticket_types().await?,
+        )?
+        .to_owned();
+        let (title, description) = (
+            input.title.trim().to_owned(),
+            input.description.trim().to_owned(),
+        );
+        if title.is_empty() {
+            return Err(Stop::Invalid("the ticket `title` is empty".to_owned()));
+        }
+        let done = self
+            .perform(
+                tool,
+                &input.conversation_id,
+                json!({"conversation_id": input.conversation_id, "ticket_type": type_id,
+                       "contact_id": contact, "title": title, "description": description}),
+                format!(
+                    "create a ticket of type {} for contact {contact}:\ntitle «{title}»\ndescription «{description}»",
+                    input.ticket_type
+                ),
+                Landed::Unknowable,
+                |client, _, conv| async move {
+                    let ticket = client
+                        .create_ticket(
+                            &CreateTicket::new(
+                                TicketTypeId::from(type_id.as_str()),
+                                TicketContact::Id { id: ContactId::from(contact) },
+                                title,
+                                description,
+                            )
+                            .linked_to(conv),
+                        )
+                        .await?;
+                    let number = ticket.ticket_id.clone().unwrap_or_else(|| ticket.id.to_string());
+                    Ok(Done {
+                        reference: Some(format!("{}#{}", ticket.id, number)),
+                        text: format!(
+                            "Created ticket #{number} (id {}), linked to the conversation. \
+                             Tell the customer its number.",
+                            ticket.id
+                        ),
+                    })
+                },
+            )
+            .await?;
+        let (id, number) = match done.reference.as_deref().and_then(|r| r.split_once('#')) {
+            Some((id, number)) => (id.to_owned(), Some(number.to_owned())),
+            None => (String::new(), None),
+        };
+        self.effects.push(Effect::TicketCreated { id, number });
+        Ok(done.text)
+    }
+
+    pub(super) async fn hand_off(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
+        let input: inputs::HandOff = super::parse(tool, args)?;
+        self.guard(tool, &input.conversation_id, None)?;
+        let team =
+            guard::resolve("team", "unknown_team", &input.team, self.teams().await?)?.to_owned();
+        let name = self.name_of_team(&team);
+        let reason = input.reason.trim().to_owned();
+        self.post_note(
+            &input.conversation_id,
+            format!("Handed over by triaged to {name}: {reason}"),
+        )
+        .await?;
+        let action = ManageConversation::assign_team(
+            self.bot.clone(),
+            Some(&TeamId::from(team.as_str())),
+            None,
+        );
+        self.perform(
+            ToolName::AssignConversation,
+            &input.conversation_id,
+            json!({"conversation_id": input.conversation_id, "assignee": format!("team {team}")}),
+            format!("assign the conversation to team {name} ({team})"),
+            Landed::Unknowable,
+            |client, _, conv| async move {
+                client.manage_conversation(&conv, &action).await?;
+                Ok(Done {
+                    reference: None,
+                    text: String::new(),
+                })
+            },
+        )
+        .await?;
+        if self.mode == Mode::Live {
+            self.db.hand_off(&input.conversation_id, &reason).await?;
+        }
+        self.effects.push(Effect::HandedOff);
+        Ok(format!(
+            "Handed off to {name}: a note with the reason was added and the conversation assigned. \
+             Do not reply further."
+        ))
+    }
+
+    /// The review note of a draft run: one internal note listing everything the run would have
+    /// done. Returns whether one was written.
+    pub async fn flush_drafts(&mut self, playbook: &str) -> Result<bool, String> {
+        if self.mode != Mode::Draft || self.drafts.is_empty() {
+            return Ok(false);
+        }
+        let mut body = format!(
+            "triaged · draft by playbook «{playbook}» — nothing was sent to the customer. \
+             It would have:\n"
+        );
+        for (i, d) in self.drafts.iter().enumerate() {
+            body.push_str(&format!("{}. {d}\n", i + 1));
+        }
+        let conversation = self.scope.conversation_id.clone();
+        let key = actions::key(
+            self.run_id,
+            "draft_note",
+            &json!({"conversation_id": conversation}),
+        );
+        if let Ok(Some(a)) = self.db.action(&key).await
+            && a.status == "done"
+        {
+            return Ok(true);
+        }
+        self.db
+            .begin_action(&actions::NewAction {
+                key: &key,
+                run_id: self.run_id,
+                conversation_id: &conversation,
+                tool: "draft_note",
+                arguments: &json!({}),
+                mode: "draft",
+                status: "started",
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let conv = ConversationId::from(conversation.as_str());
+        match self
+            .client
+            .reply(&conv, &AdminReply::note(self.bot.clone(), body.trim_end()))
+            .await
+        {
+            Ok(c) => {
+                let part = new_part(&c);
+                let _ = self
+                    .db
+                    .end_action(&key, "done", part.reference.as_deref(), None, None)
+                    .await;
+                Ok(true)
+            }
+            Err(e) => {
+                let _ = self
+                    .db
+                    .end_action(&key, "failed", None, None, Some(&e.to_string()))
+                    .await;
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn guard(&self, tool: ToolName, conversation: &str, contact: Option<&str>) -> Result<(), Stop> {
+        // The allowlist was checked on the model's call; a playbook step is allowed by the playbook.
+        guard::check_target(&self.scope, &self.tally, tool, Some(conversation), contact)?;
+        Ok(())
+    }
+
+    fn name_of_team(&self, id: &str) -> String {
+        self.lists
+            .teams
+            .as_deref()
+            .and_then(|t| t.iter().find(|(tid, _)| tid == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    /// Runs one write through the mode and the idempotency record.
+    async fn perform<F, Fut>(
+        &mut self,
+        tool: ToolName,
+        conversation: &str,
+        canonical: Value,
+        describe: String,
+        landed: Landed,
+        op: F,
+    ) -> Result<Done, Stop>
+    where
+        F: FnOnce(IntercomClient, AdminId, ConversationId) -> Fut,
+        Fut: Future<Output = Result<Done, IntercomError>>,
+    {
+        self.tally.writes += 1;
+        let key = actions::key(self.run_id, tool.as_str(), &canonical);
+        let (mode, status) = match self.mode {
+            Mode::Live => ("live", "started"),
+            Mode::Draft => ("draft", "drafted"),
+            Mode::Shadow => ("shadow", "shadowed"),
+        };
+        match self.mode {
+            Mode::Draft | Mode::Shadow => {
+                self.db
+                    .begin_action(&actions::NewAction {
+                        key: &key,
+                        run_id: self.run_id,
+                        conversation_id: conversation,
+                        tool: tool.as_str(),
+                        arguments: &canonical,
+                        mode,
+                        status,
+                    })
+                    .await?;
+                let text = if self.mode == Mode::Draft {
+                    self.drafts.push(describe.clone());
+                    format!("Draft mode: not sent. Recorded for the team's review: {describe}")
+                } else {
+                    format!("Shadow mode: not sent, only recorded: {describe}")
+                };
+                return Ok(Done {
+                    reference: None,
+                    text,
+                });
+            }
+            Mode::Live => {}
+        }
+        if let Some(previous) = self.db.action(&key).await? {
+            if previous.status == "done" {
+                return Ok(Done {
+                    reference: previous.result_ref.clone(),
+                    text: format!("Already done earlier in this run: {describe}"),
+                });
+            }
+            if previous.status == "started"
+                && let Some(reference) = self.landed(conversation, &landed).await?
+            {
+                self.db
+                    .end_action(&key, "done", Some(&reference), None, None)
+                    .await?;
+                return Ok(Done {
+                    reference: Some(reference),
+                    text: format!("Already done (found in the conversation): {describe}"),
+                });
+            }
+        }
+        self.db
+            .begin_action(&actions::NewAction {
+                key: &key,
+                run_id: self.run_id,
+                conversation_id: conversation,
+                tool: tool.as_str(),
+                arguments: &canonical,
+                mode,
+                status,
+            })
+            .await?;
+        let conv = ConversationId::from(conversation);
+        match op(self.client.clone(), self.bot.clone(), conv).await {
+            Ok(done) => {
+                self.db
+                    .end_action(
+                        &key,
+                        "done",
+                        done.reference.as_deref(),
+                        Some(&done.text),
+                        None,
+                    )
+                    .await?;
+                let text = if done.text.is_empty() {
+                    format!("Done: {describe}")
+                } else {
+                    done.text
+                };
+                Ok(Done {
+                    reference: done.reference,
+                    text,
+                })
+            }
+            Err(error @ IntercomError::UnknownOutcome { .. }) => {
+                // The response was lost: find out whether the write landed before anything else.
+                if let Some(reference) = self.landed(conversation, &landed).await? {
+                    self.db
+                        .end_action(&key, "done", Some(&reference), None, None)
+                        .await?;
+                    return Ok(Done {
+                        reference: Some(reference),
+                        text: format!("Done (confirmed by reading the conversation): {describe}"),
+                    });
+                }
+                // Left `started`: a later attempt reconciles again before sending.
+                Err(Stop::Intercom(error))
+            }
+            Err(error) => {
+                self.db
+                    .end_action(&key, "failed", None, None, Some(&error.to_string()))
+                    .await?;
+                Err(Stop::Intercom(error))
+            }
+        }
+    }
+
+    /// Whether a write already landed, from the conversation as Intercom has it now.
+    async fn landed(&self, conversation: &str, landed: &Landed) -> Result<Option<String>, Stop> {
+        if matches!(landed, Landed::Unknowable) {
+            return Ok(None);
+        }
+        let c = self
+            .client
+            .retrieve_conversation(&ConversationId::from(conversation), true)
+            .await?;
+        Ok(match landed {
+            Landed::Part(text) => {
+                let want = normalize(text);
+                c.parts()
+                    .iter()
+                    .rev()
+                    .find(|p| {
+                        p.author.as_ref().and_then(|a| a.id.as_deref()) == Some(self.bot.as_str())
+                            && p.body
+                                .as_deref()
+                                .map(|b| normalize(&crate::tools::html::to_text(b)))
+                                == Some(want.clone())
+                    })
+                    .map(|p| p.id.clone())
+            }
+            Landed::State(state) => {
+                let now = match &c.state {
+                    Some(ConversationState::Open) => "open",
+                    Some(ConversationState::Closed) => "closed",
+                    Some(ConversationState::Snoozed) => "snoozed",
+                    _ => "",
+                };
+                (now == *state).then(|| format!("state:{state}"))
+            }
+            Landed::Unknowable => None,
+        })
+    }
+}
+
+fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The part a reply or manage call made (the response carries only the new part).
+fn new_part(c: &Conversation) -> Done {
+    let id = c.parts().last().map(|p| p.id.clone());
+    Done {
+        text: match &id {
+            Some(id) => format!("Done (part {id})."),
+            None => "Done.".to_owned(),
+        },
+        reference: id,
+    }
+}
+
+fn snooze_until(input: &inputs::Snooze) -> Result<i64, Stop> {
+    let now = jiff::Timestamp::now().as_second();
+    let until = match (input.until, input.duration.as_deref()) {
+        (Some(until), None) => until,
+        (None, Some(d)) => {
+            let d = humantime::parse_duration(d.trim()).map_err(|e| {
+                Stop::Invalid(format!(
+                    "`duration` {d:?} is not a duration like 3d or 12h ({e})"
+                ))
+            })?;
+            now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+        }
+        _ => {
+            return Err(Stop::Invalid(
+                "give exactly one of `duration` (e.g. 3d) or `until` (Unix seconds)".to_owned(),
+            ));
+        }
+    };
+    if until <= now || until > now + MAX_SNOOZE_SECS {
+        return Err(Stop::Invalid(
+            "a snooze must end in the future and within 90 days".to_owned(),
+        ));
+    }
+    Ok(until)
+}

@@ -1,0 +1,211 @@
+//! Stage: **triage** — what a conversation event makes the bot do.
+//!
+//! The conversation is fetched once (for matching and for the agent's prompt). The bot then stays
+//! silent on conversations handed off or taken over by a human ([`rules::skip_reason`]); else the
+//! first matching playbook runs ([`crate::agent::playbook`]) through a [`Toolbox`] scoped to this
+//! conversation. Errors are classified for the runner: transient (try the run again later) or
+//! permanent (the run fails with a reason).
+
+pub mod rules;
+
+use std::sync::Arc;
+
+use crate::{
+    agent::{Usage, playbook as run_playbook, record::Recorder},
+    ids::{AdminId, ConversationId},
+    intercom::{IntercomClient, IntercomError},
+    llm::Llm,
+    playbook::PlaybookSet,
+    runner::{Outcome, RunError},
+    store::{Db, events::EventRow, runs::RunStatus},
+    tools::{ToolName, guard::Scope, timeline, toolbox::Toolbox},
+};
+
+/// Everything triage needs, shared by all runs.
+#[derive(Debug)]
+pub struct Triage {
+    pub db: Db,
+    pub intercom: IntercomClient,
+    pub llm: Option<Llm>,
+    pub playbooks: Arc<PlaybookSet>,
+    /// The admin the bot acts as.
+    pub bot: AdminId,
+}
+
+impl Triage {
+    /// Whether the event is Intercom's echo of the bot's own write (no run at all).
+    pub fn is_own_echo(&self, event: &EventRow) -> bool {
+        let topic = event.topic.as_deref().unwrap_or_default();
+        (topic.starts_with("conversation.admin.") || topic.starts_with("conversation.operator."))
+            && rules::is_own_echo(&event.raw_body, &self.bot)
+    }
+
+    /// Works on the event's conversation.
+    pub async fn handle(&self, event: &EventRow, run_id: i64) -> Result<Outcome, RunError> {
+        let Some(conversation_id) = event.conversation_id.as_deref() else {
+            return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
+        };
+        let topic = event.topic.as_deref().unwrap_or_default();
+        if !self
+            .playbooks
+            .iter()
+            .any(|p| p.trigger.topics.iter().any(|t| t == topic))
+        {
+            // No playbook listens to this topic: no need to ask Intercom anything.
+            return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
+        }
+        let conversation = self
+            .intercom
+            .retrieve_conversation(&ConversationId::from(conversation_id), true)
+            .await
+            .map_err(intercom_error)?;
+        let handed_off = self.db.conversation_status(conversation_id).await? == "handed_off";
+        if let Some(reason) = rules::skip_reason(&conversation, &self.bot, handed_off) {
+            metrics::counter!("triaged_runs_skipped_total", "reason" => reason).increment(1);
+            return Ok(outcome(
+                RunStatus::Skipped,
+                "skipped",
+                None,
+                Some(reason.to_owned()),
+            ));
+        }
+        let contact = match conversation.contact_ids().next() {
+            Some(id) => match self.intercom.retrieve_contact(id).await {
+                Ok(c) => Some(c),
+                Err(e) if e.is_transient() => return Err(intercom_error(e)),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let recorder = Recorder::new(self.db.clone(), run_id).await;
+        let mut scope = Scope {
+            conversation_id: conversation_id.to_owned(),
+            contact_ids: conversation.contact_ids().map(|c| c.to_string()).collect(),
+            allowed: Default::default(),
+            max_replies: 1,
+        };
+        // Team names for matching come from the same per-run cache the tools use.
+        let mut probe = Toolbox::new(
+            self.intercom.clone(),
+            self.db.clone(),
+            self.bot.clone(),
+            run_id,
+            crate::playbook::Mode::Shadow,
+            scope.clone(),
+        );
+        let directory = if conversation.team_assignee_id.is_some() {
+            probe.directory().await
+        } else {
+            timeline::Directory::default()
+        };
+        let team_name = conversation
+            .team_assignee_id
+            .as_ref()
+            .and_then(|t| directory.teams.get(t.as_str()).cloned());
+        let ctx = rules::match_context(
+            topic,
+            &conversation,
+            contact.as_ref(),
+            team_name,
+            jiff::Timestamp::now().as_second(),
+        );
+        let Some(playbook) = self.playbooks.first_match(&ctx) else {
+            return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
+        };
+        if let Some(agent) = playbook.agent() {
+            scope.allowed = agent
+                .tools
+                .iter()
+                .filter_map(|t| ToolName::parse(t))
+                .collect();
+            scope.max_replies = agent.max_replies;
+        }
+        let mut toolbox = Toolbox::new(
+            self.intercom.clone(),
+            self.db.clone(),
+            self.bot.clone(),
+            run_id,
+            playbook.mode,
+            scope,
+        );
+        let directory = toolbox.directory().await;
+        let subject = run_playbook::Subject {
+            playbook,
+            ctx: &ctx,
+            conversation_id,
+            topic,
+            timeline: timeline::render(
+                &conversation,
+                &directory,
+                contact.as_ref(),
+                timeline::DEFAULT_CAP,
+            ),
+        };
+        let mut usage = Usage::default();
+        let ending = run_playbook::execute(
+            self.llm.as_ref(),
+            &subject,
+            &mut toolbox,
+            &recorder,
+            &mut usage,
+        )
+        .await;
+        crate::store::runs::set_usage(
+            &self.db,
+            run_id,
+            &playbook.name,
+            mode_name(playbook.mode),
+            usage.prompt,
+            usage.completion,
+        )
+        .await?;
+        match ending {
+            run_playbook::Ending::Succeeded { outcome: o } => Ok(outcome(
+                RunStatus::Succeeded,
+                o,
+                Some(playbook.name.clone()),
+                None,
+            )),
+            run_playbook::Ending::Failed { reason, detail } => {
+                Err(RunError::Permanent { reason, detail })
+            }
+            run_playbook::Ending::Retry { detail } => Err(RunError::Transient(detail)),
+        }
+    }
+}
+
+fn mode_name(mode: crate::playbook::Mode) -> &'static str {
+    match mode {
+        crate::playbook::Mode::Live => "live",
+        crate::playbook::Mode::Draft => "draft",
+        crate::playbook::Mode::Shadow => "shadow",
+    }
+}
+
+fn outcome(
+    status: RunStatus,
+    outcome: &'static str,
+    playbook: Option<String>,
+    reason: Option<String>,
+) -> Outcome {
+    Outcome {
+        outcome,
+        playbook,
+        reason,
+        status,
+    }
+}
+
+fn intercom_error(e: IntercomError) -> RunError {
+    match e {
+        e if e.is_transient() => RunError::Transient(e.to_string()),
+        IntercomError::NotFound { .. } => RunError::Permanent {
+            reason: "conversation_not_found".to_owned(),
+            detail: e.to_string(),
+        },
+        e => RunError::Permanent {
+            reason: e.code().to_owned(),
+            detail: e.to_string(),
+        },
+    }
+}
