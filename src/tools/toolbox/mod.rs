@@ -110,6 +110,8 @@ pub struct Toolbox {
     drafts: Vec<String>,
     effects: Vec<Effect>,
     timeline_cap: usize,
+    /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
+    from_playbook: bool,
 }
 
 impl Toolbox {
@@ -133,6 +135,7 @@ impl Toolbox {
             drafts: Vec::new(),
             effects: Vec::new(),
             timeline_cap: super::timeline::DEFAULT_CAP,
+            from_playbook: false,
         }
     }
 
@@ -204,7 +207,10 @@ impl Toolbox {
     /// Runs a playbook's deterministic step: the playbook itself allows it, so the allowlist (which
     /// is the agent's) does not apply; the target checks, caps, mode and idempotency do.
     pub async fn step(&mut self, tool: ToolName, args: Value) -> ToolOutput {
-        match self.dispatch(tool, args).await {
+        self.from_playbook = true;
+        let result = self.dispatch(tool, args).await;
+        self.from_playbook = false;
+        match result {
             Ok(text) => output(CallStatus::Ok, text),
             Err(Stop::Invalid(m)) => output(CallStatus::Invalid, m),
             Err(Stop::Refused(r)) => output(CallStatus::Refused(r.label), r.message),

@@ -211,7 +211,18 @@ impl Toolbox {
     pub(super) async fn tag(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
         let input: inputs::TagRef = super::parse(tool, args)?;
         self.guard(tool, &input.conversation_id, None)?;
-        let id = guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?)?.to_owned();
+        let known = guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?).map(str::to_owned);
+        let id = match known {
+            Ok(id) => id,
+            // A tag named in the playbook itself is created on first use (live mode only).
+            Err(_) if self.from_playbook && self.mode == Mode::Live => {
+                let tag = self.client.create_or_find_tag(input.tag.trim()).await?;
+                self.lists.tags = None;
+                tag.id.to_string()
+            }
+            Err(_) if self.from_playbook => input.tag.trim().to_owned(),
+            Err(refusal) => return Err(refusal.into()),
+        };
         let adding = tool == ToolName::TagConversation;
         let done = self
             .perform(
