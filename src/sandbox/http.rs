@@ -18,8 +18,12 @@ use super::{Shared, error::ApiError, lock};
 
 /// Counts, rate-limits, authenticates and applies faults, in that order.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    lock(&shared.stats).requests += 1;
     let decision = lock(&shared.limiter).check(shared.clock.now_ms());
+    {
+        let mut stats = lock(&shared.stats);
+        stats.requests += 1;
+        stats.peak_window_requests = stats.peak_window_requests.max(u64::from(decision.arrived));
+    }
     let mut response = if !decision.allowed {
         lock(&shared.stats).throttled += 1;
         ApiError::new(

@@ -140,6 +140,9 @@ pub struct SandboxStats {
     pub requests: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// The most REST requests received in one rate-limit window (429s included): how hard a
+    /// client pushed against the budget.
+    pub peak_window_requests: u64,
     /// Requests answered 500 by fault injection.
     pub injected_errors: u64,
     /// Writes applied whose response was dropped.
