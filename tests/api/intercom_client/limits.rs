@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use secrecy::SecretString;
 use triaged::intercom::{IntercomClient, IntercomError};
 
 use super::{client, unix_now};
@@ -40,7 +41,7 @@ async fn eight_tasks_sharing_one_client_make_1000_calls_within_a_budget_of_50_pe
     let started = Instant::now();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
-            let client: IntercomClient = client.clone();
+            let client = client.clone();
             tokio::spawn(async move {
                 for _ in 0..125 {
                     client.me().await?;
@@ -130,9 +131,9 @@ async fn a_429_whose_wait_exceeds_max_wait_returns_retry_later_at_once() {
         sim.sandbox.advance_clock(Duration::from_secs(20));
     }
     exhaust_window(&sim).await;
-    let client = triaged::intercom::IntercomClient::builder(
+    let client = IntercomClient::builder(
         sim.sandbox.base_url(),
-        secrecy::SecretString::from(sim.token.clone()),
+        SecretString::from(sim.token.clone()),
     )
     .max_wait(Duration::from_secs(1))
     .build()
