@@ -120,6 +120,45 @@ async fn a_429_waits_until_x_ratelimit_reset_then_succeeds() {
 }
 
 #[tokio::test]
+async fn after_the_sandbox_clock_moves_a_429_still_waits_for_the_sandbox_window_not_the_offset() {
+    let sim = Sim::start_with(|c| {
+        c.rate_limit = 3;
+        c.rate_window = Duration::from_secs(2);
+    })
+    .await;
+    sim.sandbox.advance_clock(Duration::from_secs(3600));
+    let date = sim.get("/me").await.headers["date"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let date = triaged::intercom::ratelimit::parse_http_date(&date).unwrap() as i64;
+    assert!(
+        (date - (unix_now() + 3600)).abs() <= 2,
+        "Date is the sandbox's clock: {date}"
+    );
+    for _ in 0..3 {
+        exhaust_window(&sim).await;
+        let client = client(&sim);
+        let started = Instant::now();
+        client
+            .me()
+            .await
+            .expect("succeeds after the sandbox window");
+        if client.stats().rate_limited == 0 {
+            continue; // the window turned over first
+        }
+        // Reset is an hour ahead of the wall clock, and so is Date: the wait is the window's.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        return;
+    }
+    panic!("three windows turned over before the client's call");
+}
+
+#[tokio::test]
 async fn a_429_whose_wait_exceeds_max_wait_returns_retry_later_at_once() {
     let sim = Sim::start_with(|c| {
         c.rate_limit = 1;
