@@ -16,22 +16,22 @@ use crate::ids::{AdminId, ConversationId};
 pub const MAX_PER_PAGE: u32 = 150;
 
 impl IntercomClient {
-    /// `POST /conversations/search`. The query is checked against the documented limits first.
+    /// `POST /conversations/search`. The query is checked against the documented limits
+    /// first and sent in the shape the schema accepts ([`SearchRequest::for_wire`]).
     /// List items carry no parts.
     #[tracing::instrument(skip_all)]
     pub async fn search_conversations(
         &self,
         request: &SearchRequest,
     ) -> Result<ConversationList, IntercomError> {
-        request
-            .query
-            .validate()
+        let body = request
+            .for_wire()
             .map_err(|e| IntercomError::InvalidRequest(e.to_string()))?;
         let call = Call::with_body(
             Method::POST,
             "/conversations/search".to_owned(),
             CallKind::Read,
-            request,
+            &body,
         )?;
         self.execute(call).await
     }

@@ -47,21 +47,21 @@ impl IntercomClient {
         }
     }
 
-    /// `POST /contacts/search`. The query is checked against the documented limits first.
+    /// `POST /contacts/search`. The query is checked against the documented limits
+    /// first and sent in the shape the schema accepts ([`SearchRequest::for_wire`]).
     #[tracing::instrument(skip_all)]
     pub async fn search_contacts(
         &self,
         request: &SearchRequest,
     ) -> Result<ContactList, IntercomError> {
-        request
-            .query
-            .validate()
+        let body = request
+            .for_wire()
             .map_err(|e| IntercomError::InvalidRequest(e.to_string()))?;
         let call = Call::with_body(
             Method::POST,
             "/contacts/search".to_owned(),
             CallKind::Read,
-            request,
+            &body,
         )?;
         self.execute(call).await
     }

@@ -117,6 +117,10 @@ pub struct RateLimiter {
     remaining: Option<u64>,
     /// Unix seconds of the current window's reset.
     reset_at: Option<u64>,
+    /// Requests let go while the window was unknown (no slot to reserve). The first answer about
+    /// the new window counts only itself, so the others are taken off its `remaining`; without
+    /// this, concurrent callers overshoot every cold start by their number.
+    unreserved: u64,
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
@@ -151,6 +155,7 @@ impl RateLimiter {
             // A new window began; its allowance is unknown until the next response says.
             self.remaining = None;
             self.reset_at = None;
+            self.unreserved = 0;
         }
         match (self.remaining, self.reset_at) {
             (Some(0), Some(reset)) => Decision::Wait(until(now, reset)),
@@ -158,15 +163,19 @@ impl RateLimiter {
                 self.remaining = Some(n - 1);
                 Decision::Go
             }
-            (None, _) => Decision::Go,
+            (None, _) => {
+                self.unreserved += 1;
+                Decision::Go
+            }
         }
     }
 
     /// Gives back a slot reserved by [`Self::before_send`] for a request that never left (a
     /// connection failure), so the estimate does not drift low.
     pub fn release(&mut self) {
-        if let Some(n) = self.remaining {
-            self.remaining = Some(n.saturating_add(1));
+        match self.remaining {
+            Some(n) => self.remaining = Some(n.saturating_add(1)),
+            None => self.unreserved = self.unreserved.saturating_sub(1),
         }
     }
 
@@ -190,8 +199,11 @@ impl RateLimiter {
             }
             Some(current) if reset < current => {} // an older window answering late
             _ => {
-                self.remaining = Some(remaining);
+                // This answer is one of the unreserved requests; the others may not be counted yet.
+                let others = self.unreserved.saturating_sub(1);
+                self.remaining = Some(remaining.saturating_sub(others));
                 self.reset_at = Some(reset);
+                self.unreserved = 0;
             }
         }
     }
@@ -285,6 +297,20 @@ mod tests {
             Decision::Wait(Duration::from_secs(1))
         );
         assert_eq!(l.before_send(at(1003)), Decision::Go);
+    }
+
+    #[test]
+    fn requests_sent_before_the_window_was_known_are_taken_off_its_first_count() {
+        let mut l = RateLimiter::new();
+        for _ in 0..8 {
+            assert_eq!(l.before_send(at(1000)), Decision::Go);
+        }
+        // The first answer counted only itself: 49 of 50 left, but 7 more are on their way.
+        l.on_response(at(1000), headers(49, 1001));
+        assert_eq!(l.remaining(), Some(42));
+        // The others' answers say less than 49 but no less than what is really left.
+        l.on_response(at(1000), headers(43, 1001));
+        assert_eq!(l.remaining(), Some(42));
     }
 
     #[test]

@@ -130,6 +130,38 @@ impl SearchQuery {
         self.validate_entries()
     }
 
+    /// The same query in the shape the 2.16 schema accepts (`SPEC#multiple_filter_search_request`:
+    /// a group's `value` is an array of filters *or* an array of groups, never both). A filter
+    /// beside a group is wrapped in a one-filter group with the parent's operator, which means the
+    /// same. Only a top-level group can mix within the 2-level limit, so a query that passed
+    /// [`Self::validate`] stays within it.
+    pub fn normalized(&self) -> Self {
+        let Self::Group { operator, value } = self else {
+            return self.clone();
+        };
+        let value: Vec<SearchQuery> = value.iter().map(Self::normalized).collect();
+        let has_group = value.iter().any(|q| matches!(q, Self::Group { .. }));
+        let has_filter = value.iter().any(|q| matches!(q, Self::Filter { .. }));
+        let value = if has_group && has_filter {
+            value
+                .into_iter()
+                .map(|q| match q {
+                    filter @ Self::Filter { .. } => Self::Group {
+                        operator: *operator,
+                        value: vec![filter],
+                    },
+                    group => group,
+                })
+                .collect()
+        } else {
+            value
+        };
+        Self::Group {
+            operator: *operator,
+            value,
+        }
+    }
+
     fn validate_entries(&self) -> Result<(), QueryError> {
         match self {
             Self::Filter {
@@ -200,6 +232,16 @@ impl SearchRequest {
         }
     }
 
+    /// Checks the query's documented limits and returns the body to send (query
+    /// [`SearchQuery::normalized`]).
+    pub fn for_wire(&self) -> Result<Self, QueryError> {
+        self.query.validate()?;
+        Ok(Self {
+            query: self.query.normalized(),
+            ..self.clone()
+        })
+    }
+
     /// Sets the page size and the cursor from the previous page's `pages.next.starting_after`.
     pub fn page(mut self, per_page: Option<u32>, starting_after: Option<String>) -> Self {
         self.pagination = Some(Pagination {
@@ -239,6 +281,37 @@ mod tests {
                 ]},
                 "pagination": {"per_page": 50, "starting_after": "cursor"}
             })
+        );
+    }
+
+    #[test]
+    fn a_filter_beside_a_group_is_wrapped_so_each_group_holds_one_kind() {
+        let q = SearchQuery::and([
+            SearchQuery::eq("open", true),
+            SearchQuery::or([
+                SearchQuery::eq("state", "open"),
+                SearchQuery::eq("read", false),
+            ]),
+        ]);
+        let wire = SearchRequest::new(q)
+            .for_wire()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(wire.query.validate(), Ok(()));
+        assert_eq!(
+            serde_json::to_value(&wire.query).unwrap_or_else(|e| panic!("{e}")),
+            json!({"operator": "AND", "value": [
+                {"operator": "AND", "value": [{"field": "open", "operator": "=", "value": true}]},
+                {"operator": "OR", "value": [
+                    {"field": "state", "operator": "=", "value": "open"},
+                    {"field": "read", "operator": "=", "value": false}
+                ]}
+            ]})
+        );
+        let plain = SearchQuery::or([SearchQuery::eq("id", "1"), SearchQuery::eq("id", "2")]);
+        assert_eq!(
+            plain.normalized(),
+            plain,
+            "a group of filters is left alone"
         );
     }
 

@@ -68,10 +68,6 @@ pub fn retryable_status(status: u16, kind: CallKind, server_retries: bool) -> bo
     }
 }
 
-/// How many times `acquire` re-checks the limiter after sleeping before giving up: a guard
-/// against a clock that does not move forward, not a limit that should ever be reached.
-const MAX_ACQUIRE_ROUNDS: u32 = 8;
-
 /// One request to make.
 #[derive(Debug, Clone)]
 pub(super) struct Call {
@@ -182,16 +178,18 @@ impl IntercomClient {
         })
     }
 
-    /// Waits until the limiter lets a request go, or returns `RetryLater` if that would take
-    /// longer than `max_wait`.
+    /// Waits until the limiter lets a request go, or returns `RetryLater` if waiting in total
+    /// would take longer than `max_wait`. Under contention a woken caller may find the new window
+    /// already spent by the others and wait again; the bound is on the total, not on rounds.
     pub(super) async fn acquire(&self) -> Result<(), IntercomError> {
-        for _ in 0..MAX_ACQUIRE_ROUNDS {
+        let started = tokio::time::Instant::now();
+        loop {
             let decision = self.with_shared(|s| s.limiter.before_send(SystemTime::now()));
             let wait = match decision {
                 Decision::Go => return Ok(()),
                 Decision::Wait(wait) => wait,
             };
-            if wait > self.inner.max_wait {
+            if started.elapsed() + wait > self.inner.max_wait {
                 metrics::counter!("triaged_intercom_retry_later_total").increment(1);
                 return Err(IntercomError::RetryLater { after: wait });
             }
@@ -206,9 +204,6 @@ impl IntercomClient {
             tracing::debug!(?wait, "waiting for Intercom's rate-limit window to reset");
             tokio::time::sleep(wait).await;
         }
-        Err(IntercomError::RetryLater {
-            after: self.inner.max_wait,
-        })
     }
 
     async fn pause_before_retry(&self, retry: u32) {

@@ -18,8 +18,12 @@ use super::{Shared, error::ApiError, lock};
 
 /// Counts, rate-limits, authenticates and applies faults, in that order.
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    lock(&shared.stats).requests += 1;
     let decision = lock(&shared.limiter).check(shared.clock.now_ms());
+    {
+        let mut stats = lock(&shared.stats);
+        stats.requests += 1;
+        stats.peak_window_requests = stats.peak_window_requests.max(u64::from(decision.arrived));
+    }
     let mut response = if !decision.allowed {
         lock(&shared.stats).throttled += 1;
         ApiError::new(
@@ -41,6 +45,11 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         with_faults(&shared, req, next).await
     };
     let headers = response.headers_mut();
+    // Intercom's `Date` is Intercom's clock, the one `X-RateLimit-Reset` is counted on: a client
+    // that corrects its clock skew with `Date` must see the sandbox clock here, moved or not.
+    if let Some(date) = http_date(shared.clock.now()) {
+        headers.insert(header::DATE, date);
+    }
     for (name, value) in [
         ("x-ratelimit-limit", i64::from(decision.limit)),
         ("x-ratelimit-remaining", i64::from(decision.remaining)),
@@ -49,6 +58,15 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         headers.insert(name, HeaderValue::from(value));
     }
     response
+}
+
+/// `Sat, 28 Nov 2026 00:20:00 GMT` (RFC 9110) for Unix second `secs`.
+fn http_date(secs: i64) -> Option<HeaderValue> {
+    let ts = jiff::Timestamp::from_second(secs).ok()?;
+    let text = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&ts)
+        .ok()?;
+    HeaderValue::from_str(&text).ok()
 }
 
 /// Counts requests per route template.

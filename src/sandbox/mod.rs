@@ -26,7 +26,7 @@
 //! | `POST /_sandbox/customer/conversations/{id}/reply` `{contact_id?, body}` | a customer replies (reopens a closed one with an `open` part); `conversation.user.replied` |
 //! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic |
 //! | `GET /_sandbox/conversations/{id}` | the conversation's full state (all parts, HTML bodies) |
-//! | `GET /_sandbox/stats` | request, 429, fault and webhook counts |
+//! | `GET /_sandbox/stats` | request, 429, fault and webhook counts; the peak requests in one rate window |
 //! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write}` | fault injection |
 //! | `PUT /_sandbox/webhook_url` `{url}` | where notifications go (`null`: nowhere) |
 //! | `POST /_sandbox/clock/advance` `{seconds}` | moves the sandbox clock forward (rate windows, scroll expiry) |
@@ -140,6 +140,9 @@ pub struct SandboxStats {
     pub requests: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// The most REST requests received in one rate-limit window (429s included): how hard a
+    /// client pushed against the budget.
+    pub peak_window_requests: u64,
     /// Requests answered 500 by fault injection.
     pub injected_errors: u64,
     /// Writes applied whose response was dropped.

@@ -11,6 +11,8 @@ pub struct Decision {
     pub remaining: u32,
     /// `X-RateLimit-Reset`: Unix seconds when the window refills.
     pub reset: i64,
+    /// Requests received in the current window so far, this one and refused ones included.
+    pub arrived: u32,
 }
 
 /// A fixed-window counter.
@@ -20,6 +22,7 @@ pub struct RateLimiter {
     window_ms: i64,
     window_start: i64,
     used: u32,
+    arrived: u32,
 }
 
 impl RateLimiter {
@@ -30,6 +33,7 @@ impl RateLimiter {
             window_ms: window_ms.max(1),
             window_start: i64::MIN,
             used: 0,
+            arrived: 0,
         }
     }
 
@@ -39,7 +43,9 @@ impl RateLimiter {
         if start != self.window_start {
             self.window_start = start;
             self.used = 0;
+            self.arrived = 0;
         }
+        self.arrived = self.arrived.saturating_add(1);
         let allowed = self.used < self.limit;
         if allowed {
             self.used += 1;
@@ -50,6 +56,7 @@ impl RateLimiter {
             limit: self.limit,
             remaining: self.limit - self.used,
             reset: (end_ms + 999).div_euclid(1000),
+            arrived: self.arrived,
         }
     }
 }
@@ -70,8 +77,10 @@ mod tests {
         let c = rl.check(t + 2);
         assert!(!c.allowed);
         assert_eq!(c.remaining, 0);
+        assert_eq!(c.arrived, 3, "a refused request still arrived");
         let d = rl.check(t + 7_000);
         assert!(d.allowed, "a new window refills the budget");
         assert_eq!(d.reset, 1_700_000_020);
+        assert_eq!(d.arrived, 1);
     }
 }

@@ -9,6 +9,7 @@ mod coalescing;
 mod contract;
 mod daemon;
 mod helpers;
+mod intercom_client;
 mod lifecycle;
 mod llm;
 mod llm_stub;

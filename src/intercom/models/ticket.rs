@@ -65,11 +65,13 @@ pub struct TicketType {
     pub ticket_states: TicketStateList,
 }
 
-/// `{type:"list", data:[attribute]}`.
+/// The 2.16 schema (`SPEC#ticket_type_attribute_list`) puts the attributes under
+/// `{type:"ticket_type_attributes.list", ticket_type_attributes:[attribute]}`; the spec's own
+/// `listTicketTypes` example puts them under `{type:"list", data:[attribute]}`. Both are read.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct TicketTypeAttributes {
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "null_default", alias = "ticket_type_attributes")]
     pub data: Vec<TicketTypeAttribute>,
 }
 
