@@ -115,3 +115,74 @@ pub fn example(name: &str) -> Vec<u8> {
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path} (shared/ sits beside the repo): {e}"))
 }
+
+/// The shipped playbook `name`, switched to `live` mode so its writes reach the sandbox.
+pub fn shipped_live(name: &str) -> (String, String) {
+    let path = format!("{}/playbooks/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (
+        name.to_owned(),
+        yaml.replacen("mode: draft", "mode: live", 1),
+    )
+}
+
+/// Starts the app with these playbooks (name, YAML), the LLM at `llm` (none: no LLM configured)
+/// and this debounce window.
+pub async fn spawn_scenario(
+    playbooks: &[(String, String)],
+    llm: Option<&crate::llm_stub::LlmStub>,
+    debounce: Duration,
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&dir, &[SECRET]);
+    for (name, yaml) in playbooks {
+        std::fs::write(config.playbooks.join(format!("{name}.yaml")), yaml).expect("playbook");
+    }
+    if let Some(llm) = llm {
+        config.llm.base_url = llm.base_url();
+        config.llm.api_key = Some(secrecy::SecretString::from("scripted"));
+        config.llm.model = "scripted-model".into();
+    }
+    config.debounce = debounce;
+    spawn_app_with(dir, config).await
+}
+
+impl TestApp {
+    /// The built-in sandbox.
+    pub fn sandbox(&self) -> &triaged::sandbox::Sandbox {
+        self.app.sandbox().expect("the test app runs a sandbox")
+    }
+
+    /// Lets every notification reach the app and every run finish, including the echoes of the
+    /// bot's own writes, without sleeping.
+    pub async fn settle(&self) {
+        for _ in 0..3 {
+            self.sandbox().flush_webhooks().await;
+            self.drain_queue().await;
+        }
+    }
+
+    /// The parts of a sandbox conversation (full state).
+    pub fn parts(&self, conversation: &str) -> Vec<serde_json::Value> {
+        let c = self
+            .sandbox()
+            .conversation(conversation)
+            .expect("conversation");
+        c["conversation_parts"]["conversation_parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Bot comments (customer-visible replies) in a sandbox conversation.
+    pub fn bot_replies(&self, conversation: &str) -> Vec<String> {
+        let bot = self.app.identity().admin_id.to_string();
+        self.parts(conversation)
+            .into_iter()
+            .filter(|p| {
+                p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(bot.as_str())
+            })
+            .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}

@@ -34,7 +34,6 @@ pub enum Turn {
     /// Wait this long, then take the next turn (to trip a timeout).
     Delay(Duration),
     /// Decide from the request (e.g. quote a ticket id from the last tool result).
-    #[expect(dead_code, reason = "the agent scenarios use it")]
     Dynamic(Arc<dyn Fn(&Value) -> Turn + Send + Sync>),
     /// Take this turn for every request from now on.
     Forever(Box<Turn>),

@@ -15,4 +15,5 @@ mod llm;
 mod llm_stub;
 mod playbook;
 mod sandbox;
+mod scenarios;
 mod webhooks;
