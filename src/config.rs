@@ -353,6 +353,7 @@ impl Config {
                 workers: args.workers,
                 poll_interval: args.poll_interval,
                 heartbeat: args.heartbeat,
+                grace: args.shutdown_grace,
             },
             retry: RetryPolicy {
                 max_attempts: args.max_attempts,

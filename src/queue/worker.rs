@@ -19,6 +19,8 @@ pub struct QueueSettings {
     pub poll_interval: Duration,
     /// Worker heartbeat; jobs held by a worker silent for two heartbeats are re-enqueued.
     pub heartbeat: Duration,
+    /// On shutdown, how long runs in flight may take to finish.
+    pub grace: Duration,
 }
 
 /// Starts the worker; it stops taking jobs when `shutdown` fires and returns once the jobs it holds
@@ -37,6 +39,8 @@ pub fn spawn_worker(
     let backend = SqliteStorage::<Job>::new(db.pool())
         .with_config(config)
         .poll_with_interval(settings.poll_interval);
+    let idle = Arc::clone(&runner);
+    let grace = settings.grace;
     let worker = WorkerBuilder::new(unique_worker_name())
         .backend(backend)
         .concurrency(settings.workers)
@@ -44,9 +48,19 @@ pub fn spawn_worker(
         .build(handle);
     tokio::spawn(async move {
         worker
-            .run_until(async move {
-                shutdown.cancelled().await;
-                Ok::<(), std::io::Error>(())
+            .run_with_ctx(move |ctx| {
+                let shutdown = shutdown.clone();
+                let idle = Arc::clone(&idle);
+                async move {
+                    shutdown.cancelled().await;
+                    // Claim nothing new, let the runs in flight finish with their handlers (and
+                    // apalis's acknowledgements) intact, then stop.
+                    let _ = ctx.pause();
+                    if !idle.wait_idle(grace).await {
+                        tracing::warn!("runs still in flight when the grace period ran out");
+                    }
+                    ctx.stop()
+                }
             })
             .await
             .map_err(BoxDynError::from)

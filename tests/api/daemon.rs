@@ -155,6 +155,15 @@ impl Daemon {
             .await
             .expect("exits within the patience window")
             .expect("wait");
+        // Shown by the test runner only when the test fails.
+        while let Ok(line) = self.lines.try_recv() {
+            eprintln!(
+                "triaged: {} {} {}",
+                line["timestamp"].as_str().unwrap_or_default(),
+                line["fields"]["message"].as_str().unwrap_or_default(),
+                line["fields"]
+            );
+        }
         exit.code()
     }
 }
