@@ -67,8 +67,9 @@ pub async fn execute(
                     subject.playbook,
                     &spec.instructions,
                     subject.conversation_id,
+                    &subject.timeline,
                 );
-                let context = prompt::context(subject.topic, &subject.timeline);
+                let context = prompt::directive(subject.topic, subject.conversation_id);
                 match super::run(llm, spec, system, context, toolbox, recorder, usage).await {
                     AgentEnd::Finished { answer } => {
                         recorder

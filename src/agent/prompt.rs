@@ -3,8 +3,14 @@
 
 use crate::playbook::{Mode, Playbook};
 
-/// The system message.
-pub fn system(playbook: &Playbook, instructions: &str, conversation_id: &str) -> String {
+/// The system message: rules, the playbook's instructions, and the conversation as it is now
+/// (fetched once for the run, so the model need not ask for it).
+pub fn system(
+    playbook: &Playbook,
+    instructions: &str,
+    conversation_id: &str,
+    timeline: &str,
+) -> String {
     let mode = match playbook.mode {
         Mode::Live => "live: your replies reach the customer",
         Mode::Draft => {
@@ -26,7 +32,8 @@ pub fn system(playbook: &Playbook, instructions: &str, conversation_id: &str) ->
          - When in doubt, or if the customer asks for a human, use hand_off.\n\
          - When you are done, answer with one short sentence summarising what you did, without \
            calling a tool.\n\
-         Mode: {mode}.",
+         Mode: {mode}.\n\n\
+         The conversation as it is now:\n{timeline}",
         name = playbook.name,
         desc = if playbook.description.is_empty() {
             String::new()
@@ -36,7 +43,8 @@ pub fn system(playbook: &Playbook, instructions: &str, conversation_id: &str) ->
     )
 }
 
-/// The first user message: what happened, and the conversation as it is now.
-pub fn context(topic: &str, timeline: &str) -> String {
-    format!("Event: {topic}.\n\nThe conversation now:\n{timeline}")
+/// The user turn: a short directive naming the event. Kept short on purpose: small models
+/// imitate a long user turn instead of acting on it.
+pub fn directive(topic: &str, conversation_id: &str) -> String {
+    format!("New event {topic} on conversation {conversation_id}. Follow your instructions.")
 }

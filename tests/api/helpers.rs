@@ -40,13 +40,18 @@ impl TestApp {
 
     /// Waits (without sleeping) until every queued event has its finished run.
     pub async fn drain_queue(&self) {
+        self.drain_queue_within(PATIENCE).await;
+    }
+
+    /// [`Self::drain_queue`] with a longer patience (a real model on one CPU thread).
+    pub async fn drain_queue_within(&self, patience: Duration) {
         let drained = self
             .app
             .runner()
-            .drain(PATIENCE)
+            .drain(patience)
             .await
             .expect("drain query");
-        assert!(drained, "the queue did not drain within {PATIENCE:?}");
+        assert!(drained, "the queue did not drain within {patience:?}");
     }
 
     /// `(count of runs, count of events)` straight from the database.
@@ -126,11 +131,11 @@ pub fn shipped_live(name: &str) -> (String, String) {
     )
 }
 
-/// Starts the app with these playbooks (name, YAML), the LLM at `llm` (none: no LLM configured)
+/// Starts the app with these playbooks (name, YAML), the LLM at base URL `llm` (none: no LLM)
 /// and this debounce window.
 pub async fn spawn_scenario(
     playbooks: &[(String, String)],
-    llm: Option<&crate::llm_stub::LlmStub>,
+    llm: Option<&str>,
     debounce: Duration,
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -139,7 +144,7 @@ pub async fn spawn_scenario(
         std::fs::write(config.playbooks.join(format!("{name}.yaml")), yaml).expect("playbook");
     }
     if let Some(llm) = llm {
-        config.llm.base_url = llm.base_url();
+        config.llm.base_url = llm.to_owned();
         config.llm.api_key = Some(secrecy::SecretString::from("scripted"));
         config.llm.model = "scripted-model".into();
     }
@@ -156,9 +161,14 @@ impl TestApp {
     /// Lets every notification reach the app and every run finish, including the echoes of the
     /// bot's own writes, without sleeping.
     pub async fn settle(&self) {
+        self.settle_within(PATIENCE).await;
+    }
+
+    /// [`Self::settle`] with a longer patience.
+    pub async fn settle_within(&self, patience: Duration) {
         for _ in 0..3 {
             self.sandbox().flush_webhooks().await;
-            self.drain_queue().await;
+            self.drain_queue_within(patience).await;
         }
     }
 

@@ -14,6 +14,7 @@ mod lifecycle;
 mod llm;
 mod llm_stub;
 mod playbook;
+mod real_model;
 mod sandbox;
 mod scenarios;
 mod webhooks;

@@ -50,7 +50,7 @@ async fn a_refund_request_gets_one_reply_and_is_snoozed_for_three_days() {
     ]);
     let app = spawn_scenario(
         &[shipped_live("refund-request")],
-        Some(&stub),
+        Some(&stub.base_url()),
         Duration::ZERO,
     )
     .await;
@@ -154,7 +154,7 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
     ]);
     let app = spawn_scenario(
         &[shipped_live("bug-escalation")],
-        Some(&stub),
+        Some(&stub.base_url()),
         Duration::ZERO,
     )
     .await;
@@ -217,7 +217,7 @@ async fn a_model_that_never_stops_fails_on_max_steps_and_the_fallback_hands_over
     )))]);
     let app = spawn_scenario(
         &[shipped_live("refund-request")],
-        Some(&stub),
+        Some(&stub.base_url()),
         Duration::ZERO,
     )
     .await;
@@ -313,7 +313,12 @@ async fn three_quick_messages_get_one_run_and_one_reply_that_sees_the_last() {
         })),
         Turn::Text("answered".into()),
     ]);
-    let app = spawn_scenario(&[answer_everything()], Some(&stub), Duration::from_secs(2)).await;
+    let app = spawn_scenario(
+        &[answer_everything()],
+        Some(&stub.base_url()),
+        Duration::from_secs(2),
+    )
+    .await;
     let sandbox = app.sandbox();
 
     let id = sandbox.customer_says(None, PRIYA, "Hello?").await.unwrap();
@@ -353,7 +358,12 @@ async fn after_a_teammate_replies_the_bot_stays_silent_as_human_active() {
         ),
         Turn::Text("answered".into()),
     ]);
-    let app = spawn_scenario(&[answer_everything()], Some(&stub), Duration::ZERO).await;
+    let app = spawn_scenario(
+        &[answer_everything()],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+    )
+    .await;
     let sandbox = app.sandbox();
 
     sandbox
@@ -398,7 +408,12 @@ async fn replaying_a_handled_event_changes_nothing_in_intercom() {
         ),
         Turn::Text("done".into()),
     ]);
-    let app = spawn_scenario(&[answer_everything()], Some(&stub), Duration::ZERO).await;
+    let app = spawn_scenario(
+        &[answer_everything()],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+    )
+    .await;
     app.sandbox()
         .customer_says(Some(REFUND), PRIYA, "refund please")
         .await
