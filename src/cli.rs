@@ -205,29 +205,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs(RunsCommand::Show { db, id, json }) => {
-            let Some(run) = open(&db).await?.run(id).await? else {
+            let db = open(&db).await?;
+            let Some(run) = db.run(id).await? else {
                 eprintln!("triaged: no run {id}");
                 return Ok(ExitCode::FAILURE);
             };
+            let steps = db.run_steps(id).await?;
+            let actions = db.run_actions(id).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&run)?);
+                let steps: Vec<serde_json::Value> = steps
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["payload"] = serde_json::from_str(&s.payload)
+                            .unwrap_or(serde_json::Value::String(s.payload.clone()));
+                        v
+                    })
+                    .collect();
+                let doc = serde_json::json!({"run": run, "steps": steps, "actions": actions});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                println!("run {} (event {})", run.id, run.event_id);
-                println!("  status:       {}", run.status);
-                println!("  outcome:      {}", run.outcome.unwrap_or_default());
-                println!("  reason:       {}", run.reason.unwrap_or_default());
-                println!(
-                    "  conversation: {}",
-                    run.conversation_id.unwrap_or_default()
-                );
-                println!("  topic:        {}", run.topic.unwrap_or_default());
-                println!("  playbook:     {}", run.playbook.unwrap_or_default());
-                println!("  attempts:     {}", run.attempts);
-                println!("  started:      {}", run.started_at);
-                println!("  finished:     {}", run.finished_at.unwrap_or_default());
-                if let Some(e) = run.last_error {
-                    println!("  last error:   {e}");
-                }
+                print!("{}", crate::transcript::render(&run, &steps, &actions));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -37,6 +37,7 @@ pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod transcript;
 pub mod triage;
 pub mod web;
 

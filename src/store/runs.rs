@@ -191,3 +191,30 @@ pub async fn set_usage(
     .await?;
     Ok(())
 }
+
+/// One entry of a run's audit trail.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct RunStep {
+    pub seq: i64,
+    pub kind: String,
+    pub name: Option<String>,
+    /// JSON text as recorded.
+    pub payload: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub created_at: String,
+}
+
+impl Db {
+    /// A run's trail, in order.
+    pub async fn run_steps(&self, run_id: i64) -> Result<Vec<RunStep>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, kind, name, payload, prompt_tokens, completion_tokens, duration_ms, \
+             created_at FROM run_steps WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
