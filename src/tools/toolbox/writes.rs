@@ -211,7 +211,8 @@ impl Toolbox {
     pub(super) async fn tag(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
         let input: inputs::TagRef = super::parse(tool, args)?;
         self.guard(tool, &input.conversation_id, None)?;
-        let known = guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?).map(str::to_owned);
+        let known =
+            guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?).map(str::to_owned);
         let id = match known {
             Ok(id) => id,
             // A tag named in the playbook itself is created on first use (live mode only).
