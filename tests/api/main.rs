@@ -14,4 +14,5 @@ mod llm;
 mod llm_stub;
 mod playbook;
 mod sandbox;
+mod tools;
 mod webhooks;
