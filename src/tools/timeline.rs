@@ -104,7 +104,8 @@ impl People {
             .filter_map(|(kind, id, name)| {
                 let name = name.as_ref()?;
                 let short = self.short(id, name);
-                Some(if short == *name {
+                // `Name (id)` labels need no alias: the name is already in them.
+                Some(if short.starts_with(name.as_str()) {
                     format!("{name} ({kind} {id})")
                 } else {
                     format!("{short} = {name} ({kind} {id})")
@@ -398,4 +399,72 @@ pub fn list_line(conv: &Conversation, dir: &Directory) -> String {
             .collect::<Vec<_>>()
             .join(","),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(authors: &[(&str, &str, &str)]) -> Conversation {
+        let parts: Vec<serde_json::Value> = authors
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, id, name))| {
+                serde_json::json!({
+                    "type": "conversation_part", "id": format!("{}", 100 + i), "part_type": "comment",
+                    "body": format!("<p>message {i}</p>"), "created_at": 1_734_537_511 + i as i64,
+                    "author": {"type": kind, "id": id, "name": name}
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "type": "conversation", "id": "7", "state": "open",
+            "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn authors_get_first_names_unless_another_author_shares_them() {
+        let c = conversation(&[
+            ("user", "u1", "Priya Sharma"),
+            ("admin", "11", "Tom Okafor"),
+            ("admin", "12", "Tom Baker"),
+            ("admin", "13", "Operator"),
+            ("admin", "14", "Operator"),
+        ]);
+        let out = render(&c, &Directory::default(), None, DEFAULT_CAP);
+        assert!(
+            out.contains(
+                "people: Priya = Priya Sharma (user u1), Tom Okafor (admin 11), Tom Baker (admin 12), \
+             Operator (admin 13), Operator (admin 14)\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("2024-12-18T15:58:31Z #100 Priya: message 0\n"),
+            "{out}"
+        );
+        assert!(out.contains(" #101 Tom Okafor: message 1\n"), "{out}");
+        assert!(out.contains(" #103 Operator (13): message 3\n"), "{out}");
+        assert!(out.contains(" #104 Operator (14): message 4\n"), "{out}");
+    }
+
+    #[test]
+    fn assignments_name_the_assignee_and_unknown_ids_stay_bare() {
+        let mut c = conversation(&[("admin", "11", "Maya Chen")]);
+        c.team_assignee_id = Some("510002".into());
+        if let Some(list) = c.conversation_parts.as_mut() {
+            list.conversation_parts[0].part_type = PartType::Assignment;
+            list.conversation_parts[0].body = None;
+            list.conversation_parts[0].assigned_to =
+                serde_json::from_value(serde_json::json!({"type": "team", "id": "510002"})).ok();
+        }
+        let out = render(&c, &Directory::default(), None, DEFAULT_CAP);
+        assert!(out.contains(" · team 510002 · admin unassigned"), "{out}");
+        assert!(
+            out.contains(" #100 Maya assignment → team 510002\n"),
+            "{out}"
+        );
+    }
 }
