@@ -42,6 +42,9 @@ pub enum Command {
     /// Playbooks: validate them, print their JSON Schema.
     #[command(subcommand)]
     Playbook(PlaybookCommand),
+    /// The tool registry; run one tool by hand.
+    #[command(subcommand)]
+    Tools(crate::tools::cli::ToolsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +174,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(args) => sandbox(args).await,
+        Command::Tools(command) => crate::tools::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);

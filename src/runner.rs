@@ -101,6 +101,8 @@ pub struct Runner {
     hold: Duration,
     /// Conversation triage; `None` only in embeddings without Intercom.
     triage: Option<crate::triage::Triage>,
+    /// Set on shutdown: jobs handed over from then on are left for the next start.
+    draining: std::sync::atomic::AtomicBool,
     /// Counts started and finished jobs; tests and `drain` wait on it instead of sleeping.
     activity: watch::Sender<Activity>,
 }
@@ -115,6 +117,7 @@ impl Runner {
     ) -> Arc<Self> {
         Arc::new(Self {
             triage,
+            draining: std::sync::atomic::AtomicBool::new(false),
             db,
             retry,
             lease_ttl: LEASE_TTL,
@@ -134,6 +137,12 @@ impl Runner {
     /// Runs one job to its recorded end. Never panics, never returns an error.
     #[tracing::instrument(skip_all, fields(event_id = job.event_id, attempt = job.attempt))]
     pub async fn run_job(&self, job: Job) {
+        if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            // Shutting down: the event stays `queued`, and the start-up reconciler gives it a new
+            // job, since this one will be acknowledged without having run.
+            tracing::info!(event_id = job.event_id, "shutting down: job left for the next start");
+            return;
+        }
         self.activity.send_modify(|a| a.in_flight += 1);
         let outcome = AssertUnwindSafe(self.run_job_inner(&job))
             .catch_unwind()
@@ -327,6 +336,11 @@ impl Runner {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Starts draining: no new job runs from now on (see [`Runner::run_job`]).
+    pub fn begin_drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Waits until no job is in flight, or `timeout` passes. Returns whether it became idle.

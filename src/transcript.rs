@@ -5,7 +5,10 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::store::{actions::Action, runs::{RunStep, RunSummary}};
+use crate::store::{
+    actions::Action,
+    runs::{RunStep, RunSummary},
+};
 
 /// Longest text shown per entry before it is cut (the JSON output has everything).
 const MAX_TEXT: usize = 1200;
@@ -26,7 +29,10 @@ pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String
         run.playbook.as_deref().unwrap_or("-"),
         run.status,
         run.outcome.as_deref().unwrap_or("-"),
-        run.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        run.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
         run.attempts,
         run.started_at,
         run.finished_at.as_deref().unwrap_or("…"),
@@ -42,7 +48,10 @@ pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String
             "{:>3}. {}{}",
             step.seq,
             step.kind,
-            step.name.as_deref().map(|n| format!(" {n}")).unwrap_or_default()
+            step.name
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default()
         );
         let tokens = match (step.prompt_tokens, step.completion_tokens) {
             (Some(p), Some(c)) => format!(" [{p}+{c} tokens]"),
@@ -63,7 +72,10 @@ pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String
                 a.arguments,
                 a.mode,
                 a.status,
-                a.result_ref.as_deref().map(|r| format!(" → {r}")).unwrap_or_default()
+                a.result_ref
+                    .as_deref()
+                    .map(|r| format!(" → {r}"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -81,7 +93,10 @@ fn describe(kind: &str, payload: &Value) -> String {
             );
             for m in messages {
                 let role = m["role"].as_str().unwrap_or("?");
-                let content = m["content"].as_str().map(str::to_owned).unwrap_or_else(|| m["content"].to_string());
+                let content = m["content"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| m["content"].to_string());
                 let _ = writeln!(s, "[{role}] {content}");
             }
             s
@@ -124,5 +139,9 @@ fn cut(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} more bytes; --json has all)", &text[..end], text.len() - end)
+    format!(
+        "{}… ({} more bytes; --json has all)",
+        &text[..end],
+        text.len() - end
+    )
 }

@@ -53,9 +53,10 @@ pub fn spawn_worker(
                 let idle = Arc::clone(&idle);
                 async move {
                     shutdown.cancelled().await;
-                    // Claim nothing new, let the runs in flight finish with their handlers (and
-                    // apalis's acknowledgements) intact, then stop.
-                    let _ = ctx.pause();
+                    // Start no new run, let the runs in flight finish while the worker keeps
+                    // running normally (pausing it can leave its claim query's transaction open,
+                    // holding SQLite's write lock), then stop.
+                    idle.begin_drain();
                     if !idle.wait_idle(grace).await {
                         tracing::warn!("runs still in flight when the grace period ran out");
                     }

@@ -9,6 +9,7 @@
 //!
 //! This module never decides *what* to do: that is the playbook's and the model's.
 
+pub mod cli;
 pub mod guard;
 pub mod html;
 pub mod inputs;
@@ -196,7 +197,7 @@ impl ToolName {
                 "Find conversations by words in the customer's messages, state or contact. One line per conversation."
             }
             Self::GetConversation => {
-                "Read a conversation as a timeline: header (state, assignee, tags, contact), then every message and event in order, with ids."
+                "Read a conversation as a timeline: header (state, assignees, tags, contact, people with their ids), then every message and event in order, one per line: `TIME #PART_ID AUTHOR [part type unless a comment]: text`."
             }
             Self::GetContact => {
                 "Read a contact: name, email, role, plan and other custom attributes, companies, tags."

@@ -1,9 +1,11 @@
 //! Conversations shaped for a model: a compact chronological timeline instead of tens of
-//! kilobytes of JSON. A header (state, priority, assignees by name, tags, contact, waiting since),
-//! then the source and every part in order: time, author kind and name (with id), part type, text
-//! (HTML turned into plain text), attachments by name; assignments and state changes as one short
-//! line. Ids stay visible for follow-up calls. Over the size cap, the start and the most recent
-//! parts are kept around an explicit "N parts omitted" line. Pure.
+//! kilobytes of JSON (at most a fifth of it, tested). A header (state, priority, assignees by name
+//! and id, tags, contact, waiting since), a `people:` line naming every author once with their
+//! kind and id, then the source and every part in order, one line each: RFC 3339 time, `#` part
+//! id, author label (first name), part type (omitted for plain comments), text (HTML turned into
+//! plain text) and attachments by name; assignments show their assignee. Ids stay visible for follow-up calls.
+//! Over the size cap, the start and the most recent parts are kept around an explicit "N parts
+//! omitted" line. Pure.
 
 use std::collections::HashMap;
 
@@ -17,17 +19,19 @@ pub struct Directory {
 }
 
 impl Directory {
+    /// `Maya Chen (991200002)`, or the bare id when the name is unknown.
     fn admin(&self, id: &str) -> String {
         match self.admins.get(id) {
             Some(name) => format!("{name} ({id})"),
-            None => format!("admin {id}"),
+            None => id.to_owned(),
         }
     }
 
+    /// `Billing (510002)`, or the bare id when the name is unknown.
     fn team(&self, id: &str) -> String {
         match self.teams.get(id) {
             Some(name) => format!("{name} ({id})"),
-            None => format!("team {id}"),
+            None => id.to_owned(),
         }
     }
 }
@@ -45,6 +49,99 @@ pub fn time(ts: Option<i64>) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
+/// Every author of a conversation, named once in the header (`Maya = Maya Chen (admin 12)`) so
+/// each line carries only a short label: the first name when no other author shares it, else the
+/// full name, else the name with the id.
+struct People {
+    /// `(kind, id, name)` in order of first appearance.
+    list: Vec<(String, String, Option<String>)>,
+}
+
+impl People {
+    fn of(conv: &Conversation, dir: &Directory) -> Self {
+        let authors = conv
+            .source
+            .as_ref()
+            .and_then(|s| s.author.as_ref())
+            .into_iter()
+            .chain(conv.parts().iter().filter_map(|p| p.author.as_ref()));
+        let mut list: Vec<(String, String, Option<String>)> = Vec::new();
+        for a in authors {
+            let (kind, id, name) = (kind(a), a.id.clone().unwrap_or_default(), name(a, dir));
+            if !list
+                .iter()
+                .any(|(k, i, n)| *k == kind && *i == id && *n == name)
+            {
+                list.push((kind, id, name));
+            }
+        }
+        Self { list }
+    }
+
+    /// Whether another author (another id) has a name for which `same` holds.
+    fn shared(&self, id: &str, same: impl Fn(&str) -> bool) -> bool {
+        self.list
+            .iter()
+            .any(|(_, i, n)| i != id && n.as_deref().is_some_and(&same))
+    }
+
+    fn short(&self, id: &str, name: &str) -> String {
+        let first = name.split_whitespace().next().unwrap_or(name);
+        if !self.shared(id, |n| n.split_whitespace().next() == Some(first)) {
+            first.to_owned()
+        } else if !self.shared(id, |n| n == name) {
+            name.to_owned()
+        } else {
+            format!("{name} ({id})")
+        }
+    }
+
+    /// The `people:` header line (only authors with a name need one).
+    fn line(&self) -> String {
+        let named: Vec<String> = self
+            .list
+            .iter()
+            .filter_map(|(kind, id, name)| {
+                let name = name.as_ref()?;
+                let short = self.short(id, name);
+                // `Name (id)` labels need no alias: the name is already in them.
+                Some(if short.starts_with(name.as_str()) {
+                    format!("{name} ({kind} {id})")
+                } else {
+                    format!("{short} = {name} ({kind} {id})")
+                })
+            })
+            .collect();
+        if named.is_empty() {
+            return String::new();
+        }
+        format!("people: {}\n", named.join(", "))
+    }
+
+    /// How a line names its author: its short label, or `kind id` when it has no name.
+    fn label(&self, a: &Author, dir: &Directory) -> String {
+        let id = a.id.as_deref().unwrap_or("?");
+        match name(a, dir) {
+            Some(n) => self.short(id, &n),
+            None => format!("{} {id}", kind(a)),
+        }
+    }
+}
+
+fn kind(a: &Author) -> String {
+    match &a.kind {
+        crate::intercom::models::AuthorType::Other(s) => s.clone(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn name(a: &Author, dir: &Directory) -> Option<String> {
+    a.name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| a.id.as_deref().and_then(|id| dir.admins.get(id).cloned()))
+}
+
 /// The conversation as a timeline of at most `cap` bytes (the header and source always stay).
 pub fn render(
     conv: &Conversation,
@@ -52,7 +149,10 @@ pub fn render(
     contact: Option<&Contact>,
     cap: usize,
 ) -> String {
+    let people = People::of(conv, dir);
     let mut head = header(conv, dir, contact);
+    head.push_str(&people.line());
+    head.push_str("timeline, oldest first:\n");
     if let Some(source) = &conv.source {
         let body = source
             .body
@@ -60,26 +160,31 @@ pub fn render(
             .map(super::html::to_text)
             .unwrap_or_default();
         head.push_str(&format!(
-            "{} · source {} · {} · {}{}:\n{}{}\n",
+            "{} source {} {}{}{}{}{}\n",
             time(conv.created_at),
             source.id.as_deref().unwrap_or("?"),
             source
                 .author
                 .as_ref()
-                .map(|a| author(a, dir))
+                .map(|a| people.label(a, dir))
                 .unwrap_or_else(|| "unknown".into()),
-            source.kind.as_deref().unwrap_or("conversation"),
+            source
+                .kind
+                .as_deref()
+                .filter(|k| *k != "conversation")
+                .map(|k| format!(" ({k})"))
+                .unwrap_or_default(),
             source
                 .subject
                 .as_deref()
                 .filter(|s| !s.is_empty())
                 .map(|s| format!(" «{}»", super::html::to_text(s)))
                 .unwrap_or_default(),
-            indent(&cut(&body)),
+            text_block(&cut(&body)),
             attachments(&source.attachments),
         ));
     }
-    let parts: Vec<String> = conv.parts().iter().map(|p| part(p, dir)).collect();
+    let parts: Vec<String> = conv.parts().iter().map(|p| part(p, dir, &people)).collect();
     let total_parts = conv
         .conversation_parts
         .as_ref()
@@ -113,7 +218,7 @@ pub fn render(
     let mut out = head;
     out.push_str(&parts[..first].concat());
     out.push_str(&format!(
-        "… {} parts omitted (#{} to #{} of {}) …\n",
+        "… {} parts omitted (positions {} to {} of {}) …\n",
         last - first,
         first + 1,
         last,
@@ -137,9 +242,13 @@ fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> St
         .map(|t| format!("{} ({})", t.name.as_deref().unwrap_or("?"), t.id))
         .collect();
     let mut out = format!(
-        "conversation {} · {state} · priority {} · team {} · admin {} · tags: {}\n",
+        "conversation {} · {state}{} · team {} · admin {} · tags: {}\n",
         conv.id,
-        conv.priority.as_deref().unwrap_or("none"),
+        conv.priority
+            .as_deref()
+            .filter(|p| !matches!(*p, "none" | "not_priority"))
+            .map(|p| format!(" · priority {p}"))
+            .unwrap_or_default(),
         team.unwrap_or_else(|| "unassigned".into()),
         admin.unwrap_or_else(|| "unassigned".into()),
         if tags.is_empty() {
@@ -159,21 +268,20 @@ fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> St
         )),
         None => out.push_str(&format!("contacts: {}\n", ids.join(", "))),
     }
-    out.push_str(&format!(
-        "created {} · updated {} · waiting since {}{}\n",
-        time(conv.created_at),
-        time(conv.updated_at),
-        conv.waiting_since
-            .map(|t| time(Some(t)))
-            .unwrap_or_else(|| "-".into()),
-        conv.snoozed_until
-            .map(|t| format!(" · snoozed until {}", time(Some(t))))
-            .unwrap_or_default(),
-    ));
+    out.push_str(&format!("created {}", time(conv.created_at)));
+    if conv.updated_at.is_some() && conv.updated_at != conv.created_at {
+        out.push_str(&format!(" · updated {}", time(conv.updated_at)));
+    }
+    if let Some(t) = conv.waiting_since {
+        out.push_str(&format!(" · waiting since {}", time(Some(t))));
+    }
+    if let Some(t) = conv.snoozed_until {
+        out.push_str(&format!(" · snoozed until {}", time(Some(t))));
+    }
+    out.push('\n');
     if let Some(title) = conv.title.as_deref().filter(|t| !t.is_empty()) {
         out.push_str(&format!("title: {title}\n"));
     }
-    out.push_str("timeline, oldest first:\n");
     out
 }
 
@@ -187,39 +295,22 @@ fn state_name(state: &crate::intercom::models::ConversationState) -> &str {
     }
 }
 
-fn author(a: &Author, dir: &Directory) -> String {
-    let kind = format!("{:?}", a.kind).to_lowercase();
-    let kind = match &a.kind {
-        crate::intercom::models::AuthorType::Other(s) => s.clone(),
-        _ => kind,
-    };
-    let id = a.id.as_deref().unwrap_or("?");
-    let name = a
-        .name
-        .clone()
-        .or_else(|| dir.admins.get(id).cloned())
-        .unwrap_or_default();
-    let email = a
-        .email
-        .as_deref()
-        .map(|e| format!(" <{e}>"))
-        .unwrap_or_default();
-    format!("{kind} {name}{email} ({id})").replace("  ", " ")
-}
-
-fn part(p: &Part, dir: &Directory) -> String {
+fn part(p: &Part, dir: &Directory, people: &People) -> String {
     let who = p
         .author
         .as_ref()
-        .map(|a| author(a, dir))
+        .map(|a| people.label(a, dir))
         .unwrap_or_else(|| "unknown".into());
     let text = p
         .body
         .as_deref()
         .map(super::html::to_text)
         .unwrap_or_default();
-    let kind = p.part_type.as_str();
-    let mut line = format!("{} · part {} · {who} · {kind}", time(p.created_at), p.id);
+    let mut line = format!("{} #{} {who}", time(p.created_at), p.id);
+    if p.part_type != PartType::Comment {
+        line.push(' ');
+        line.push_str(p.part_type.as_str());
+    }
     if matches!(
         p.part_type,
         PartType::Assignment | PartType::AssignAndReopen
@@ -229,7 +320,8 @@ fn part(p: &Part, dir: &Directory) -> String {
             Some(r) => match (r.kind.as_deref(), r.id.as_deref()) {
                 (Some("team"), Some(id)) => format!("team {}", dir.team(id)),
                 (Some("nobody_admin"), _) | (_, None) => "nobody".to_owned(),
-                (_, Some(id)) => dir.admin(id),
+                (Some("admin") | None, Some(id)) => format!("admin {}", dir.admin(id)),
+                (Some(kind), Some(id)) => format!("{kind} {id}"),
             },
             None => "?".to_owned(),
         };
@@ -238,15 +330,27 @@ fn part(p: &Part, dir: &Directory) -> String {
     if p.redacted == Some(true) {
         line.push_str(" (redacted)");
     }
-    if text.is_empty() && p.attachments.is_empty() {
-        line.push('\n');
-        return line;
-    }
-    line.push_str(":\n");
-    line.push_str(&indent(&cut(&text)));
+    line.push_str(&text_block(&cut(&text)));
     line.push_str(&attachments(&p.attachments));
     line.push('\n');
     line
+}
+
+/// `: first line` then the other lines indented by two spaces (nothing for an empty text).
+fn text_block(text: &str) -> String {
+    let mut lines = text.lines();
+    let Some(first) = lines.next() else {
+        return String::new();
+    };
+    let mut out = format!(": {first}");
+    for l in lines {
+        out.push('\n');
+        if !l.is_empty() {
+            out.push_str("  ");
+            out.push_str(l);
+        }
+    }
+    out
 }
 
 fn attachments(list: &[Attachment]) -> String {
@@ -257,14 +361,7 @@ fn attachments(list: &[Attachment]) -> String {
         .iter()
         .map(|a| a.name.as_deref().unwrap_or("file"))
         .collect();
-    format!("\n  [attachments: {}]", names.join(", "))
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    format!(" [attachments: {}]", names.join(", "))
 }
 
 fn cut(text: &str) -> String {
@@ -302,4 +399,72 @@ pub fn list_line(conv: &Conversation, dir: &Directory) -> String {
             .collect::<Vec<_>>()
             .join(","),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(authors: &[(&str, &str, &str)]) -> Conversation {
+        let parts: Vec<serde_json::Value> = authors
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, id, name))| {
+                serde_json::json!({
+                    "type": "conversation_part", "id": format!("{}", 100 + i), "part_type": "comment",
+                    "body": format!("<p>message {i}</p>"), "created_at": 1_734_537_511 + i as i64,
+                    "author": {"type": kind, "id": id, "name": name}
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "type": "conversation", "id": "7", "state": "open",
+            "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn authors_get_first_names_unless_another_author_shares_them() {
+        let c = conversation(&[
+            ("user", "u1", "Priya Sharma"),
+            ("admin", "11", "Tom Okafor"),
+            ("admin", "12", "Tom Baker"),
+            ("admin", "13", "Operator"),
+            ("admin", "14", "Operator"),
+        ]);
+        let out = render(&c, &Directory::default(), None, DEFAULT_CAP);
+        assert!(
+            out.contains(
+                "people: Priya = Priya Sharma (user u1), Tom Okafor (admin 11), Tom Baker (admin 12), \
+             Operator (admin 13), Operator (admin 14)\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("2024-12-18T15:58:31Z #100 Priya: message 0\n"),
+            "{out}"
+        );
+        assert!(out.contains(" #101 Tom Okafor: message 1\n"), "{out}");
+        assert!(out.contains(" #103 Operator (13): message 3\n"), "{out}");
+        assert!(out.contains(" #104 Operator (14): message 4\n"), "{out}");
+    }
+
+    #[test]
+    fn assignments_name_the_assignee_and_unknown_ids_stay_bare() {
+        let mut c = conversation(&[("admin", "11", "Maya Chen")]);
+        c.team_assignee_id = Some("510002".into());
+        if let Some(list) = c.conversation_parts.as_mut() {
+            list.conversation_parts[0].part_type = PartType::Assignment;
+            list.conversation_parts[0].body = None;
+            list.conversation_parts[0].assigned_to =
+                serde_json::from_value(serde_json::json!({"type": "team", "id": "510002"})).ok();
+        }
+        let out = render(&c, &Directory::default(), None, DEFAULT_CAP);
+        assert!(out.contains(" · team 510002 · admin unassigned"), "{out}");
+        assert!(
+            out.contains(" #100 Maya assignment → team 510002\n"),
+            "{out}"
+        );
+    }
 }

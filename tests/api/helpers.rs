@@ -9,7 +9,7 @@ use triaged::{app::App, config::Config, ingest::signature};
 pub const SECRET: &str = "test-client-secret";
 
 /// How long a test waits for the workers before failing.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A running app with its own database in a temporary directory.
 pub struct TestApp {

@@ -17,4 +17,5 @@ mod playbook;
 mod real_model;
 mod sandbox;
 mod scenarios;
+mod tools;
 mod webhooks;
