@@ -140,7 +140,10 @@ impl Runner {
         if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
             // Shutting down: the event stays `queued`, and the start-up reconciler gives it a new
             // job, since this one will be acknowledged without having run.
-            tracing::info!(event_id = job.event_id, "shutting down: job left for the next start");
+            tracing::info!(
+                event_id = job.event_id,
+                "shutting down: job left for the next start"
+            );
             return;
         }
         self.activity.send_modify(|a| a.in_flight += 1);
@@ -340,7 +343,8 @@ impl Runner {
 
     /// Starts draining: no new job runs from now on (see [`Runner::run_job`]).
     pub fn begin_drain(&self) {
-        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Waits until no job is in flight, or `timeout` passes. Returns whether it became idle.

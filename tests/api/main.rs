@@ -7,6 +7,7 @@
 
 mod coalescing;
 mod contract;
+mod crash;
 mod daemon;
 mod helpers;
 mod intercom_client;
