@@ -80,6 +80,24 @@ pub struct DbArgs {
     pub durability: Durability,
 }
 
+/// Intercom settings, shared by `serve` and `tools call`.
+#[derive(Debug, Clone, Args)]
+pub struct IntercomArgs {
+    /// Intercom REST access token.
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Intercom REST base URL (US, EU, AU or a sandbox).
+    #[arg(
+        long,
+        env = "INTERCOM_BASE_URL",
+        default_value = "https://api.intercom.io"
+    )]
+    pub intercom_base_url: String,
+    /// The Intercom admin the bot acts as (default: the token's admin).
+    #[arg(long, env = "INTERCOM_ADMIN_ID")]
+    pub admin_id: Option<String>,
+}
+
 /// `triaged serve` settings.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -97,19 +115,8 @@ pub struct ServeArgs {
     /// Webhook signing secret(s): the app's client secret; comma-separated to rotate keys.
     #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
-    /// Intercom REST access token.
-    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
-    /// Intercom REST base URL (US, EU, AU region, or a sandbox).
-    #[arg(
-        long,
-        env = "INTERCOM_BASE_URL",
-        default_value = "https://api.intercom.io"
-    )]
-    pub intercom_base_url: String,
-    /// The Intercom admin the bot acts as (required for writes).
-    #[arg(long, env = "INTERCOM_ADMIN_ID")]
-    pub admin_id: Option<String>,
+    #[command(flatten)]
+    pub intercom: IntercomArgs,
     /// OpenAI-compatible API base URL (including `/v1`).
     #[arg(
         long,
@@ -284,7 +291,7 @@ impl Config {
     /// Validates `serve` arguments.
     pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
         let mut secrets = split_secrets(args.client_secret.as_deref());
-        let mut access_token = args.access_token.filter(|t| !t.trim().is_empty());
+        let mut access_token = args.intercom.access_token.filter(|t| !t.trim().is_empty());
         if args.sandbox {
             // The sandbox signs and authenticates with these; demo values when unset.
             if secrets.is_empty() {
@@ -339,9 +346,9 @@ impl Config {
                 max_body_bytes: args.max_body_bytes,
             },
             intercom: IntercomConfig {
-                base_url: args.intercom_base_url,
+                base_url: args.intercom.intercom_base_url,
                 access_token: access_token.map(SecretString::from),
-                admin_id: args.admin_id,
+                admin_id: args.intercom.admin_id,
             },
             llm: LlmConfig {
                 base_url: args.llm_base_url,
@@ -518,7 +525,7 @@ mod tests {
     #[test]
     fn serve_without_a_secret_names_the_variable() {
         let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
-        args.access_token = Some("t".into());
+        args.intercom.access_token = Some("t".into());
         let err = Config::from_serve_args(args).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("INTERCOM_CLIENT_SECRET"));
     }

@@ -2,9 +2,7 @@
 //! spec's own examples disagree with its schemas, API_FACTS §10), so each id deserializes from
 //! either and is kept as a string.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
 /// Deserializes a JSON string or number into a `String`.
 pub fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
@@ -31,21 +29,23 @@ pub fn opt_string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<Option<S
     Ok(Option::<Wrap>::deserialize(de)?.map(|w| w.0))
 }
 
+/// Declares a string id newtype that deserializes from a JSON string or number.
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(pub String);
 
         impl $name {
+            /// The id as Intercom spells it.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
@@ -62,13 +62,14 @@ macro_rules! string_id {
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-                string_or_number(de).map(Self)
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                $crate::ids::string_or_number(de).map(Self)
             }
         }
     };
 }
+pub(crate) use string_id;
 
 string_id!(
     /// An Intercom conversation id.

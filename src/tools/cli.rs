@@ -17,7 +17,7 @@ use super::{
     toolbox::{CallStatus, Toolbox},
 };
 use crate::{
-    config::{DbArgs, IntercomConfig},
+    config::{DbArgs, IntercomArgs, IntercomConfig},
     ids::ConversationId,
     intercom::{IntercomClient, check_startup},
     playbook::Mode,
@@ -58,24 +58,6 @@ pub struct CallArgs {
     pub intercom: IntercomArgs,
     #[command(flatten)]
     pub db: DbArgs,
-}
-
-/// Intercom settings, with the same flags and environment variables as `triaged serve`.
-#[derive(Debug, Clone, Args)]
-pub struct IntercomArgs {
-    /// Intercom REST access token.
-    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
-    /// Intercom REST base URL (US, EU, AU or a sandbox).
-    #[arg(
-        long,
-        env = "INTERCOM_BASE_URL",
-        default_value = "https://api.intercom.io"
-    )]
-    pub intercom_base_url: String,
-    /// The Intercom admin the bot acts as (default: the token's admin).
-    #[arg(long, env = "INTERCOM_ADMIN_ID")]
-    pub admin_id: Option<String>,
 }
 
 /// Runs a `tools` subcommand.
