@@ -9,6 +9,7 @@ mod coalescing;
 mod contract;
 mod crash;
 mod daemon;
+mod faults;
 mod helpers;
 mod intercom_client;
 mod lifecycle;
