@@ -122,6 +122,7 @@ impl App {
                 llm,
                 playbooks: Arc::new(playbooks),
                 bot: identity.admin_id.clone(),
+                max_replies_per_hour: config.max_bot_replies_per_hour,
             }),
         );
         let worker = (config.queue.workers > 0).then(|| {

@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Worker heartbeat; jobs of a worker silent for two heartbeats (a crashed process) run again.
     #[arg(long, env = "TRIAGED_HEARTBEAT", default_value = "10s", value_parser = parse_duration)]
     pub heartbeat: Duration,
+    /// A conversation that already got this many bot replies in the last hour is handed to humans
+    /// instead of answered again (stops any reply loop that gets past the echo rules).
+    #[arg(long, env = "TRIAGED_MAX_BOT_REPLIES_PER_HOUR", default_value_t = 5)]
+    pub max_bot_replies_per_hour: u32,
     /// Attempts per event for transient errors, the first included.
     #[arg(long, env = "TRIAGED_MAX_ATTEMPTS", default_value_t = 5)]
     pub max_attempts: u32,
@@ -273,6 +277,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub shutdown_grace: Duration,
     pub job_hold: Duration,
+    /// Bot replies per conversation per hour before the loop guard hands it to humans.
+    pub max_bot_replies_per_hour: u32,
     /// Run against a built-in sandbox instead of Intercom.
     pub sandbox: Option<EmbeddedSandbox>,
 }
@@ -369,6 +375,7 @@ impl Config {
             },
             shutdown_grace: args.shutdown_grace,
             job_hold: args.job_hold,
+            max_bot_replies_per_hour: args.max_bot_replies_per_hour,
             sandbox: args.sandbox.then_some(EmbeddedSandbox {
                 listen: args.sandbox_listen,
                 seed: args.sandbox_seed,

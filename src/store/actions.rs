@@ -120,6 +120,18 @@ impl Db {
         )
     }
 
+    /// Customer replies the bot made on a conversation in the last hour.
+    pub async fn bot_replies_last_hour(&self, conversation_id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM actions WHERE conversation_id = ? \
+             AND tool = 'reply_to_conversation' AND status = 'done' AND mode = 'live' \
+             AND started_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')",
+        )
+        .bind(conversation_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Marks the conversation handed off to humans: the bot stays quiet on it.
     pub async fn hand_off(&self, conversation_id: &str, reason: &str) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(

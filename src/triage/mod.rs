@@ -30,6 +30,8 @@ pub struct Triage {
     pub playbooks: Arc<PlaybookSet>,
     /// The admin the bot acts as.
     pub bot: AdminId,
+    /// Bot replies per conversation per hour before the loop guard hands it to humans.
+    pub max_replies_per_hour: u32,
 }
 
 impl Triage {
@@ -67,6 +69,28 @@ impl Triage {
                 "skipped",
                 None,
                 Some(reason.to_owned()),
+            ));
+        }
+        if self.db.bot_replies_last_hour(conversation_id).await?
+            >= i64::from(self.max_replies_per_hour)
+        {
+            // Something keeps making the bot answer: stop and leave it to humans.
+            self.db
+                .hand_off(
+                    conversation_id,
+                    "loop guard: too many bot replies in the last hour",
+                )
+                .await?;
+            tracing::warn!(
+                conversation_id,
+                "loop guard: too many bot replies; handed off"
+            );
+            metrics::counter!("triaged_runs_skipped_total", "reason" => "loop_guard").increment(1);
+            return Ok(outcome(
+                RunStatus::Skipped,
+                "skipped",
+                None,
+                Some("loop_guard".to_owned()),
             ));
         }
         let contact = match conversation.contact_ids().next() {

@@ -62,7 +62,10 @@ async fn a_rate_limited_model_that_sends_broken_calls_recovers_and_replies_once(
         },
         Turn::ToolCalls(vec![("reply_to_conversation".into(), "{not json".into())]),
         Turn::tool("delete_everything", json!({"conversation_id": REFUND})),
-        Turn::tool("reply_to_conversation", json!({"conversation_id": 215, "body": 5})),
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": 215, "body": 5}),
+        ),
         Turn::tool(
             "reply_to_conversation",
             json!({"conversation_id": REFUND, "body": "Thanks, we are on it."}),
@@ -86,14 +89,22 @@ async fn a_rate_limited_model_that_sends_broken_calls_recovers_and_replies_once(
             .unwrap();
     assert_eq!(payloads.len(), 4);
     assert!(payloads[0].contains("not valid JSON"), "{}", payloads[0]);
-    assert!(payloads[1].contains("there is no tool `delete_everything`"), "{}", payloads[1]);
+    assert!(
+        payloads[1].contains("there is no tool `delete_everything`"),
+        "{}",
+        payloads[1]
+    );
     assert!(payloads[2].contains("invalid type"), "{}", payloads[2]);
     assert_eq!(
         statuses(&app).await,
         ["invalid", "invalid", "invalid", "ok"]
     );
     assert_eq!(app.bot_replies(REFUND).len(), 1);
-    assert_eq!(stub.requests().len(), 6, "the 429 was retried after Retry-After");
+    assert_eq!(
+        stub.requests().len(),
+        6,
+        "the 429 was retried after Retry-After"
+    );
 }
 
 #[tokio::test]
@@ -116,15 +127,15 @@ async fn a_model_that_keeps_failing_or_hangs_ends_failed_with_its_reason_and_the
         ("failed", Some("llm_unavailable"))
     );
     assert!(app.bot_replies(REFUND).is_empty());
-    assert!(
-        app.parts(REFUND)
-            .iter()
-            .any(|p| p["part_type"] == "note" && p["body"].as_str().unwrap_or("").contains("llm_unavailable"))
-    );
+    assert!(app.parts(REFUND).iter().any(|p| p["part_type"] == "note"
+        && p["body"].as_str().unwrap_or("").contains("llm_unavailable")));
 
     // A model that does not answer within the playbook's wall time.
     let stub = LlmStub::start().await;
-    stub.push([Turn::Delay(Duration::from_secs(30)), Turn::Text("too late".into())]);
+    stub.push([
+        Turn::Delay(Duration::from_secs(30)),
+        Turn::Text("too late".into()),
+    ]);
     let app = spawn_scenario(&[replier("2s")], Some(&stub.base_url()), Duration::ZERO).await;
     app.sandbox()
         .customer_says(Some(REFUND), PRIYA, "Hello?")
@@ -194,12 +205,18 @@ async fn with_a_share_of_intercom_5xx_and_latency_every_run_ends_and_no_reply_is
         .await;
     assert_eq!(unexplained, 0, "every failure has a reason");
     for id in &conversations {
-        assert!(app.bot_replies(id).len() <= 1, "conversation {id} answered twice");
+        assert!(
+            app.bot_replies(id).len() <= 1,
+            "conversation {id} answered twice"
+        );
     }
     let injected = sandbox.stats().injected_errors;
     assert!(injected > 0, "the fault switch fired");
     eprintln!(
         "faults: {injected} injected 5xx; {} of 12 conversations answered",
-        conversations.iter().filter(|c| app.bot_replies(c).len() == 1).count()
+        conversations
+            .iter()
+            .filter(|c| app.bot_replies(c).len() == 1)
+            .count()
     );
 }

@@ -138,6 +138,16 @@ pub async fn spawn_scenario(
     llm: Option<&str>,
     debounce: Duration,
 ) -> TestApp {
+    spawn_scenario_with(playbooks, llm, debounce, |_| {}).await
+}
+
+/// [`spawn_scenario`], with a last word on the configuration.
+pub async fn spawn_scenario_with(
+    playbooks: &[(String, String)],
+    llm: Option<&str>,
+    debounce: Duration,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(&dir, &[SECRET]);
     for (name, yaml) in playbooks {
@@ -149,6 +159,7 @@ pub async fn spawn_scenario(
         config.llm.model = "scripted-model".into();
     }
     config.debounce = debounce;
+    adjust(&mut config);
     spawn_app_with(dir, config).await
 }
 

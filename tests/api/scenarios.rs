@@ -432,3 +432,47 @@ async fn replaying_a_handled_event_changes_nothing_in_intercom() {
     assert_eq!(last.event_id, event);
     assert_eq!(last.status, "skipped");
 }
+
+#[tokio::test]
+async fn a_conversation_past_the_hourly_reply_cap_is_handed_to_humans_instead() {
+    let stub = LlmStub::start().await;
+    stub.push([
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "First answer."}),
+        ),
+        Turn::Text("answered".into()),
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "Second answer."}),
+        ),
+        Turn::Text("answered".into()),
+    ]);
+    let app = crate::helpers::spawn_scenario_with(
+        &[answer_everything()],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+        |config| config.max_bot_replies_per_hour = 1,
+    )
+    .await;
+    let sandbox = app.sandbox();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "one")
+        .await
+        .unwrap();
+    app.settle().await;
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "two")
+        .await
+        .unwrap();
+    app.settle().await;
+
+    let runs = app.app.db().list_runs(None, 5).await.unwrap();
+    assert_eq!(runs[0].status, "skipped");
+    assert_eq!(runs[0].reason.as_deref(), Some("loop_guard"));
+    assert_eq!(app.bot_replies(REFUND).len(), 1);
+    assert_eq!(
+        app.app.db().conversation_status(REFUND).await.unwrap(),
+        "handed_off"
+    );
+}
