@@ -135,6 +135,13 @@ async fn a_real_small_model_calls_a_tool_through_the_guard_and_answers() {
     let runs = app.app.db().list_runs(None, 5).await.unwrap();
     assert_eq!(runs[0].conversation_id.as_deref(), Some(id.as_str()));
     assert_eq!(runs[0].status, "succeeded", "{runs:#?}");
+    let (prompt, completion): (i64, i64) = sqlx::query_as(
+        "SELECT prompt_tokens, completion_tokens FROM runs ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.app.db().pool())
+    .await
+    .unwrap();
+    eprintln!("real model: {prompt} prompt + {completion} completion tokens");
     let _ = server.start_kill();
     eprintln!(
         "real-model end-to-end: {:.1}s",

@@ -54,6 +54,7 @@ async fn a_refund_request_gets_one_reply_and_is_snoozed_for_three_days() {
         Duration::ZERO,
     )
     .await;
+    let before = app.sandbox().stats().requests;
 
     app.sandbox()
         .customer_says(Some(REFUND), PRIYA, "Any update on my refund?")
@@ -114,6 +115,10 @@ async fn a_refund_request_gets_one_reply_and_is_snoozed_for_three_days() {
             .await
             .unwrap();
     assert!(prompt > 0 && completion > 0);
+    eprintln!(
+        "refund run: {} Intercom requests, {prompt} prompt + {completion} completion tokens (stand-in estimate)",
+        app.sandbox().stats().requests - before
+    );
     let echoes = app
         .count("SELECT COUNT(*) FROM webhook_events WHERE status = 'ignored' AND topic LIKE 'conversation.%.replied'")
         .await;
@@ -158,6 +163,7 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
         Duration::ZERO,
     )
     .await;
+    let before = app.sandbox().stats().requests;
 
     app.sandbox()
         .customer_says(
@@ -205,6 +211,15 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
     assert_eq!(
         app.sandbox().conversation(CHECKOUT).unwrap()["state"],
         "closed"
+    );
+    let (prompt, completion): (i64, i64) =
+        sqlx::query_as("SELECT prompt_tokens, completion_tokens FROM runs")
+            .fetch_one(app.app.db().pool())
+            .await
+            .unwrap();
+    eprintln!(
+        "bug run: {} Intercom requests, {prompt} prompt + {completion} completion tokens (stand-in estimate)",
+        app.sandbox().stats().requests - before
     );
 }
 
