@@ -3,6 +3,7 @@
 //! write (through the mode and the idempotency record, see [`writes`]). Every result is text for a
 //! model, capped in size.
 
+mod perform;
 mod reads;
 mod writes;
 

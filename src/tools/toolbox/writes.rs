@@ -5,16 +5,16 @@
 //! `started` (or a call whose response was lost) is first reconciled by reading the conversation:
 //! a part by the bot with the same text, or the state already reached, means the write landed.
 
-use std::future::Future;
-
 use serde_json::{Value, json};
 
-use super::{Effect, Stop, Toolbox};
+use super::{
+    Effect, Stop, Toolbox,
+    perform::{Done, Landed},
+};
 use crate::{
     ids::{AdminId, ContactId, ConversationId, TeamId},
     intercom::{
-        IntercomClient, IntercomError,
-        models::{Conversation, ConversationState, TagId, TicketTypeId},
+        models::{Conversation, TagId, TicketTypeId},
         requests::{AdminReply, CreateTicket, ManageConversation, TicketContact},
     },
     playbook::Mode,
@@ -24,22 +24,6 @@ use crate::{
 
 /// The longest snooze a model may set.
 const MAX_SNOOZE_SECS: i64 = 90 * 24 * 3600;
-
-/// How the landing of a write whose outcome is unknown is recognised.
-enum Landed {
-    /// A part by the bot admin with this plain text.
-    Part(String),
-    /// The conversation is in this state.
-    State(&'static str),
-    /// Cannot be told from the conversation (tickets, tags): not retried blindly.
-    Unknowable,
-}
-
-/// What a write produced.
-struct Done {
-    reference: Option<String>,
-    text: String,
-}
 
 impl Toolbox {
     pub(super) async fn reply(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
@@ -443,169 +427,6 @@ impl Toolbox {
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| id.to_owned())
     }
-
-    /// Runs one write through the mode and the idempotency record.
-    async fn perform<F, Fut>(
-        &mut self,
-        tool: ToolName,
-        conversation: &str,
-        canonical: Value,
-        describe: String,
-        landed: Landed,
-        op: F,
-    ) -> Result<Done, Stop>
-    where
-        F: FnOnce(IntercomClient, AdminId, ConversationId) -> Fut,
-        Fut: Future<Output = Result<Done, IntercomError>>,
-    {
-        self.tally.writes += 1;
-        let key = actions::key(self.run_id, tool.as_str(), &canonical);
-        let (mode, status) = match self.mode {
-            Mode::Live => ("live", "started"),
-            Mode::Draft => ("draft", "drafted"),
-            Mode::Shadow => ("shadow", "shadowed"),
-        };
-        match self.mode {
-            Mode::Draft | Mode::Shadow => {
-                self.db
-                    .begin_action(&actions::NewAction {
-                        key: &key,
-                        run_id: self.run_id,
-                        conversation_id: conversation,
-                        tool: tool.as_str(),
-                        arguments: &canonical,
-                        mode,
-                        status,
-                    })
-                    .await?;
-                let text = if self.mode == Mode::Draft {
-                    self.drafts.push(describe.clone());
-                    format!("Draft mode: not sent. Recorded for the team's review: {describe}")
-                } else {
-                    format!("Shadow mode: not sent, only recorded: {describe}")
-                };
-                return Ok(Done {
-                    reference: None,
-                    text,
-                });
-            }
-            Mode::Live => {}
-        }
-        if let Some(previous) = self.db.action(&key).await? {
-            if previous.status == "done" {
-                return Ok(Done {
-                    reference: previous.result_ref.clone(),
-                    text: format!("Already done earlier in this run: {describe}"),
-                });
-            }
-            if previous.status == "started"
-                && let Some(reference) = self.landed(conversation, &landed).await?
-            {
-                self.db
-                    .end_action(&key, "done", Some(&reference), None, None)
-                    .await?;
-                return Ok(Done {
-                    reference: Some(reference),
-                    text: format!("Already done (found in the conversation): {describe}"),
-                });
-            }
-        }
-        self.db
-            .begin_action(&actions::NewAction {
-                key: &key,
-                run_id: self.run_id,
-                conversation_id: conversation,
-                tool: tool.as_str(),
-                arguments: &canonical,
-                mode,
-                status,
-            })
-            .await?;
-        let conv = ConversationId::from(conversation);
-        match op(self.client.clone(), self.bot.clone(), conv).await {
-            Ok(done) => {
-                self.db
-                    .end_action(
-                        &key,
-                        "done",
-                        done.reference.as_deref(),
-                        Some(&done.text),
-                        None,
-                    )
-                    .await?;
-                let text = if done.text.is_empty() {
-                    format!("Done: {describe}")
-                } else {
-                    done.text
-                };
-                Ok(Done {
-                    reference: done.reference,
-                    text,
-                })
-            }
-            Err(error @ IntercomError::UnknownOutcome { .. }) => {
-                // The response was lost: find out whether the write landed before anything else.
-                if let Some(reference) = self.landed(conversation, &landed).await? {
-                    self.db
-                        .end_action(&key, "done", Some(&reference), None, None)
-                        .await?;
-                    return Ok(Done {
-                        reference: Some(reference),
-                        text: format!("Done (confirmed by reading the conversation): {describe}"),
-                    });
-                }
-                // Left `started`: a later attempt reconciles again before sending.
-                Err(Stop::Intercom(error))
-            }
-            Err(error) => {
-                self.db
-                    .end_action(&key, "failed", None, None, Some(&error.to_string()))
-                    .await?;
-                Err(Stop::Intercom(error))
-            }
-        }
-    }
-
-    /// Whether a write already landed, from the conversation as Intercom has it now.
-    async fn landed(&self, conversation: &str, landed: &Landed) -> Result<Option<String>, Stop> {
-        if matches!(landed, Landed::Unknowable) {
-            return Ok(None);
-        }
-        let c = self
-            .client
-            .retrieve_conversation(&ConversationId::from(conversation), true)
-            .await?;
-        Ok(match landed {
-            Landed::Part(text) => {
-                let want = normalize(text);
-                c.parts()
-                    .iter()
-                    .rev()
-                    .find(|p| {
-                        p.author.as_ref().and_then(|a| a.id.as_deref()) == Some(self.bot.as_str())
-                            && p.body
-                                .as_deref()
-                                .map(|b| normalize(&crate::tools::html::to_text(b)))
-                                == Some(want.clone())
-                    })
-                    .map(|p| p.id.clone())
-            }
-            Landed::State(state) => {
-                let now = match &c.state {
-                    Some(ConversationState::Open) => "open",
-                    Some(ConversationState::Closed) => "closed",
-                    Some(ConversationState::Snoozed) => "snoozed",
-                    _ => "",
-                };
-                (now == *state).then(|| format!("state:{state}"))
-            }
-            Landed::Unknowable => None,
-        })
-    }
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The part a reply or manage call made (the response carries only the new part).
