@@ -135,7 +135,9 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    telemetry::init_logging(cli.global.log_format());
+    // `playbook test` starts whole daemons; its report is the output, their logs only noise.
+    let quiet = matches!(cli.command, Command::Playbook(PlaybookCommand::Test { .. }));
+    telemetry::init_logging_with(cli.global.log_format(), if quiet { "off" } else { "info" });
     crate::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
