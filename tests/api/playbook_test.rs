@@ -150,3 +150,15 @@ fn a_case_file_naming_a_missing_playbook_or_an_unknown_tool_points_at_each() {
         "{err}"
     );
 }
+
+#[test]
+fn a_case_runs_on_its_own_seed_with_the_conversation_contact_as_the_customer() {
+    let out = playbook_test(&[&format!("{FIXTURES}/seeded")], None);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("  passed  the seeded conversation gets one reply ("),
+        "conversation 900001 exists only in the seed: {text}"
+    );
+    assert_eq!(text.lines().last(), Some("1 passed, 0 failed"));
+}

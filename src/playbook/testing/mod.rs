@@ -19,6 +19,15 @@
 //! | `report` | printing |
 //!
 //! # Example
+//! Case fields: `name`, `mode` (overrides the playbook's), `conversation` (a sandbox conversation;
+//! none: a new one), `seed` (a sandbox workspace file, relative to the test file and kept in a
+//! subdirectory: every `*.yaml` beside the playbooks is read as a playbook), `customer` (default:
+//! the conversation's contact), `message`, `model` (scripted turns `tool`+`args`, `say`, with
+//! `forever: true` to repeat one; omitted: the configured LLM from `TRIAGED_LLM_*`), `expect`
+//! (`outcome`, `reason`, `tools_used`, `tools_not_used`, `tool_order`, `arguments`,
+//! `steps_at_most`, `replies`, `state`, `notes_at_least`, `team`). Tool calls include the
+//! playbook's own steps and fallback steps, in order.
+//!
 //! ```yaml
 //! playbook: refund-request
 //! cases:
