@@ -169,7 +169,15 @@ pub async fn run(file: &CaseFile, case: &Case) -> anyhow::Result<Observed> {
     } else {
         REAL_LLM_PATIENCE
     };
-    let app = App::start(config).await.context("starting triaged")?;
+    let app = match App::start(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            if let Some(scripted) = scripted {
+                scripted.shutdown().await;
+            }
+            return Err(e.context("starting triaged"));
+        }
+    };
     let result = exercise(&app, case, scripted.as_ref(), patience).await;
     let stopped = app.shutdown().await;
     let mut observed = result?;
