@@ -65,6 +65,15 @@ pub enum PlaybookCommand {
     },
     /// Print the playbook JSON Schema (for editors and CI).
     Schema,
+    /// Run playbook test cases (`*.test.yaml`) against an in-process daemon and sandbox; print
+    /// each case's result and exit 1 on any failure.
+    Test {
+        /// Test files or directories [default: the playbook directory].
+        paths: Vec<PathBuf>,
+        /// Playbook directory, searched for `*.test.yaml` when no PATH is given.
+        #[arg(long, env = "TRIAGED_PLAYBOOKS", default_value = "./playbooks")]
+        playbooks: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,7 +138,9 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    telemetry::init_logging(cli.global.log_format());
+    // `playbook test` starts whole daemons; its report is the output, their logs only noise.
+    let quiet = matches!(cli.command, Command::Playbook(PlaybookCommand::Test { .. }));
+    telemetry::init_logging_with(cli.global.log_format(), if quiet { "off" } else { "info" });
     crate::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -165,6 +176,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 paths
             };
             Ok(check_playbooks(&paths))
+        }
+        Command::Playbook(PlaybookCommand::Test { paths, playbooks }) => {
+            let paths = if paths.is_empty() {
+                vec![playbooks]
+            } else {
+                paths
+            };
+            Ok(if crate::playbook::testing::run_paths(&paths).await {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Playbook(PlaybookCommand::Schema) => {
             println!(

@@ -20,7 +20,14 @@ static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the log subscriber (`RUST_LOG` filters; default `info`). Safe to call more than once.
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_with(format, "info");
+}
+
+/// [`init_logging`] with another default filter when `RUST_LOG` is unset (`playbook test` prints
+/// its own report and keeps the daemons it starts quiet with `off`).
+pub fn init_logging_with(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry

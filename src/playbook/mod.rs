@@ -16,6 +16,7 @@
 //! | `template` | `{{contact.first_name \| default: "there"}}` parsing and rendering |
 //! | `names` | known topics, tools ([`KNOWN_TOOLS`]) and channels |
 //! | `schema` | the JSON Schema (`triaged playbook schema`) |
+//! | `testing` | `triaged playbook test`: test cases run against the whole app (not pure; see there) |
 //!
 //! # Editor support
 //! Put `# yaml-language-server: $schema=./playbook.schema.json` on a playbook's first line and
@@ -37,6 +38,7 @@ mod names;
 mod schema;
 mod spec;
 mod template;
+pub mod testing;
 
 pub use diagnostic::Diagnostic;
 pub use load::{TEST_SUFFIXES, load_dir, load_paths, parse_str, playbook_files};

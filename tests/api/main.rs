@@ -16,6 +16,7 @@ mod lifecycle;
 mod llm;
 mod llm_stub;
 mod playbook;
+mod playbook_test;
 mod real_model;
 mod sandbox;
 mod scenarios;
