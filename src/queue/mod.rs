@@ -23,7 +23,7 @@ use apalis::prelude::TaskBuilder;
 use serde::{Deserialize, Serialize};
 use sqlx::{Sqlite, Transaction};
 
-use crate::store::{Db, StoreError, events};
+use crate::store::{Db, StoreError};
 
 pub use janitor::{Janitor, reconcile};
 pub use worker::{QueueSettings, spawn_worker};
@@ -83,8 +83,11 @@ pub async fn enqueue(
     attempt: u32,
     delay: Duration,
 ) -> Result<Job, QueueError> {
+    // One statement bumps the counter and records the new key (the right-hand side sees the old
+    // `job_seq`); the key must be spelled as `Job::key` spells it.
     let seq: u32 = sqlx::query_scalar(
-        "UPDATE webhook_events SET job_seq = job_seq + 1 WHERE id = ? RETURNING job_seq",
+        "UPDATE webhook_events SET job_seq = job_seq + 1, \
+         job_key = 'evt:' || id || ':' || (job_seq + 1) WHERE id = ? RETURNING job_seq",
     )
     .bind(event_id)
     .fetch_one(&mut **tx)
@@ -108,7 +111,6 @@ pub async fn enqueue(
         .idempotency_key(&key)
         .build();
     apalis_sqlite::queries::push_tasks(&mut **tx, QUEUE, std::slice::from_ref(&task)).await?;
-    events::set_job_key(tx, event_id, &key).await?;
     Ok(job)
 }
 

@@ -91,20 +91,6 @@ pub async fn insert(
     Ok(Inserted::Duplicate(existing))
 }
 
-/// Records which job now carries the event.
-pub async fn set_job_key(
-    tx: &mut Transaction<'_, Sqlite>,
-    event_id: i64,
-    job_key: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE webhook_events SET job_key = ? WHERE id = ?")
-        .bind(job_key)
-        .bind(event_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Marks the event finished (processed or failed) inside the caller's transaction.
 pub async fn finish(
     tx: &mut Transaction<'_, Sqlite>,
