@@ -491,3 +491,54 @@ async fn a_conversation_past_the_hourly_reply_cap_is_handed_to_humans_instead() 
         "handed_off"
     );
 }
+
+#[tokio::test]
+async fn runs_show_prints_the_whole_transcript_of_a_run() {
+    let stub = LlmStub::start().await;
+    stub.push([
+        Turn::tool("get_conversation", json!({"conversation_id": REFUND})),
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "Your refund arrives within 3-5 business days."}),
+        ),
+        Turn::Text("Replied about the refund.".into()),
+    ]);
+    let app = spawn_scenario(
+        &[answer_everything()],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+    )
+    .await;
+    app.sandbox()
+        .customer_says(Some(REFUND), PRIYA, "refund?")
+        .await
+        .unwrap();
+    app.settle().await;
+    let run = app.app.db().list_runs(None, 1).await.unwrap()[0].id;
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .args(["runs", "show", &run.to_string(), "--database-url"])
+        .arg(format!(
+            "sqlite://{}",
+            app._dir.path().join("triaged.db").display()
+        ))
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "playbook answer · status succeeded · outcome replied",
+        "llm_request",
+        "[system] You are triaged",
+        "→ get_conversation",
+        "tool_result get_conversation",
+        "→ reply_to_conversation",
+        "Your refund arrives within 3-5 business days.",
+        "agent_finished",
+        "Replied about the refund.",
+        "writes:",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
