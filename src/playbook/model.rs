@@ -44,6 +44,8 @@ pub struct Trigger {
     /// Intercom webhook topics (never empty).
     pub topics: Vec<String>,
     pub conditions: Conditions,
+    /// Runs on conversations the bot has gone quiet on (handed off, human active or assigned).
+    pub reengage: bool,
 }
 
 /// Checked conditions; every present one must hold.

@@ -146,6 +146,18 @@ impl Db {
         Ok(())
     }
 
+    /// The bot may speak on the conversation again (a playbook re-engaged it).
+    pub async fn reactivate(&self, conversation_id: &str) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE conversations SET status = 'active', reason = NULL, updated_at = {NOW} \
+             WHERE conversation_id = ?"
+        )))
+        .bind(conversation_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// `active` or `handed_off` (`active` when the bot never touched it).
     pub async fn conversation_status(&self, conversation_id: &str) -> Result<String, StoreError> {
         let status: Option<String> =

@@ -62,14 +62,15 @@ impl Triage {
             .await
             .map_err(intercom_error)?;
         let handed_off = self.db.conversation_status(conversation_id).await? == "handed_off";
-        if let Some(reason) = rules::skip_reason(&conversation, &self.bot, handed_off) {
-            metrics::counter!("triaged_runs_skipped_total", "reason" => reason).increment(1);
-            return Ok(outcome(
-                RunStatus::Skipped,
-                "skipped",
-                None,
-                Some(reason.to_owned()),
-            ));
+        let quiet = rules::skip_reason(&conversation, &self.bot, handed_off);
+        if let Some(reason) = quiet {
+            // The bot's own echoes never run; a human's conversation only for a playbook that
+            // explicitly re-engages.
+            let can_reengage = matches!(reason, "handed_off" | "human_active" | "human_assigned")
+                && self.playbooks.iter().any(|p| p.trigger.reengage);
+            if !can_reengage {
+                return Ok(skipped(reason));
+            }
         }
         if self.db.bot_replies_last_hour(conversation_id).await?
             >= i64::from(self.max_replies_per_hour)
@@ -133,7 +134,24 @@ impl Triage {
             team_name,
             jiff::Timestamp::now().as_second(),
         );
-        let Some(playbook) = self.playbooks.first_match(&ctx) else {
+        let playbook = match quiet {
+            None => self.playbooks.first_match(&ctx),
+            Some(reason) => {
+                let Some(playbook) = self
+                    .playbooks
+                    .iter()
+                    .find(|p| p.trigger.reengage && crate::playbook::matches(p, &ctx))
+                else {
+                    return Ok(skipped(reason));
+                };
+                tracing::info!(reason, playbook = %playbook.name, "a playbook re-engages the bot");
+                if handed_off {
+                    self.db.reactivate(conversation_id).await?;
+                }
+                Some(playbook)
+            }
+        };
+        let Some(playbook) = playbook else {
             return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
         };
         if let Some(agent) = playbook.agent() {
@@ -196,6 +214,11 @@ impl Triage {
             run_playbook::Ending::Retry { detail } => Err(RunError::Transient(detail)),
         }
     }
+}
+
+fn skipped(reason: &'static str) -> Outcome {
+    metrics::counter!("triaged_runs_skipped_total", "reason" => reason).increment(1);
+    outcome(RunStatus::Skipped, "skipped", None, Some(reason.to_owned()))
 }
 
 fn mode_name(mode: crate::playbook::Mode) -> &'static str {

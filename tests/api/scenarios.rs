@@ -542,3 +542,77 @@ async fn runs_show_prints_the_whole_transcript_of_a_run() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn only_a_playbook_that_reengages_speaks_after_a_human_took_over() {
+    let stub = LlmStub::start().await;
+    stub.push([
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "We are on it."}),
+        ),
+        Turn::Text("answered".into()),
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "Sorry it is still broken, reopening for you."}),
+        ),
+        Turn::Text("answered".into()),
+    ]);
+    let reengage = (
+        "still-broken".to_owned(),
+        r#"name: still-broken
+description: The customer says it is still broken, even after a teammate answered.
+priority: 10
+mode: live
+trigger:
+  topics: [conversation.user.replied]
+  conditions:
+    contains: { any: [still broken] }
+  reengage: true
+steps:
+  - agent:
+      instructions: Apologise once.
+      tools: [reply_to_conversation]
+fallback:
+  - note: "failed: {{failure.reason}}"
+"#
+        .to_owned(),
+    );
+    let app = spawn_scenario(
+        &[answer_everything(), reengage],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+    )
+    .await;
+    let sandbox = app.sandbox();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Hi")
+        .await
+        .unwrap();
+    app.settle().await;
+    sandbox
+        .teammate_replies(REFUND, "991200002", "Maya here, I've got this.")
+        .await
+        .unwrap();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Thanks")
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(
+        app.app.db().list_runs(None, 1).await.unwrap()[0]
+            .reason
+            .as_deref(),
+        Some("human_active")
+    );
+
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "It is still broken!")
+        .await
+        .unwrap();
+    app.settle().await;
+    let run = &app.app.db().list_runs(None, 1).await.unwrap()[0];
+    assert_eq!(run.playbook.as_deref(), Some("still-broken"), "{run:#?}");
+    assert_eq!(run.outcome.as_deref(), Some("replied"));
+    assert_eq!(app.bot_replies(REFUND).len(), 2);
+}

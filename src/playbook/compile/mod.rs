@@ -64,6 +64,7 @@ pub fn compile(spec: PlaybookSpec, file: &Path, report: &mut Report) -> Option<P
         trigger: Trigger {
             topics: topics.value.iter().map(|t| t.value.clone()).collect(),
             conditions: conditions?,
+            reengage: spec.trigger.reengage,
         },
         steps,
         fallback,

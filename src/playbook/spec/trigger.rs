@@ -18,6 +18,11 @@ pub struct TriggerSpec {
     /// Conditions on the conversation; all must hold. Leave out to match every event of the topics.
     #[serde(default)]
     pub conditions: ConditionsSpec,
+    /// Run even where the bot has gone quiet: a conversation handed off to humans, or where a
+    /// teammate replied after the bot or is assigned (e.g. a playbook for reopened
+    /// conversations). The bot's own echoes and the hourly reply cap still stop it. Default false.
+    #[serde(default)]
+    pub reengage: bool,
 }
 
 /// Conditions on the conversation at the time of the event. Every condition given must hold.
