@@ -55,19 +55,18 @@ impl Toolbox {
             Mode::Draft => ("draft", "drafted"),
             Mode::Shadow => ("shadow", "shadowed"),
         };
+        let record = actions::NewAction {
+            key: &key,
+            run_id: self.run_id,
+            conversation_id: conversation,
+            tool: tool.as_str(),
+            arguments: &canonical,
+            mode,
+            status,
+        };
         match self.mode {
             Mode::Draft | Mode::Shadow => {
-                self.db
-                    .begin_action(&actions::NewAction {
-                        key: &key,
-                        run_id: self.run_id,
-                        conversation_id: conversation,
-                        tool: tool.as_str(),
-                        arguments: &canonical,
-                        mode,
-                        status,
-                    })
-                    .await?;
+                self.db.begin_action(&record).await?;
                 let text = if self.mode == Mode::Draft {
                     self.drafts.push(describe.clone());
                     format!("Draft mode: not sent. Recorded for the team's review: {describe}")
@@ -100,17 +99,7 @@ impl Toolbox {
                 });
             }
         }
-        self.db
-            .begin_action(&actions::NewAction {
-                key: &key,
-                run_id: self.run_id,
-                conversation_id: conversation,
-                tool: tool.as_str(),
-                arguments: &canonical,
-                mode,
-                status,
-            })
-            .await?;
+        self.db.begin_action(&record).await?;
         let conv = ConversationId::from(conversation);
         match op(self.client.clone(), self.bot.clone(), conv).await {
             Ok(done) => {
