@@ -74,95 +74,52 @@ async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
     );
 }
 
+/// Claims conversation `c-lease` for `event` as `holder` (no debounce) and commits.
+async fn claim(db: &triaged::store::Db, event: i64, holder: &str, ttl: Duration) -> Claim {
+    let mut tx = db.begin_write().await.unwrap();
+    let claim = leases::claim(
+        &mut tx,
+        "c-lease",
+        event,
+        holder,
+        ttl,
+        Duration::ZERO,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    claim
+}
+
 #[tokio::test]
 async fn a_lease_excludes_other_holders_until_released_or_expired() {
     // A conversation no worker touches: the test alone holds and takes its lease.
     let app = spawn_app().await;
     let db = app.app.db();
     let long = Duration::from_secs(60);
+    let free = Claim::Acquired { covered: vec![] };
 
-    let mut tx = db.begin_write().await.unwrap();
-    let a = leases::claim(
-        &mut tx,
-        "c-lease",
-        1,
-        "holder-a",
-        long,
-        Duration::ZERO,
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(a, Claim::Acquired { covered: vec![] });
-
-    let mut tx = db.begin_write().await.unwrap();
-    let b = leases::claim(
-        &mut tx,
-        "c-lease",
-        2,
-        "holder-b",
-        long,
-        Duration::ZERO,
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(b, Claim::Busy { holder_event: 1 });
-
-    let mut tx = db.begin_write().await.unwrap();
-    let again = leases::claim(
-        &mut tx,
-        "c-lease",
-        1,
-        "holder-a",
-        long,
-        Duration::ZERO,
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
+    assert_eq!(claim(db, 1, "holder-a", long).await, free);
     assert_eq!(
-        again,
-        Claim::Acquired { covered: vec![] },
+        claim(db, 2, "holder-b", long).await,
+        Claim::Busy { holder_event: 1 }
+    );
+    assert_eq!(
+        claim(db, 1, "holder-a", long).await,
+        free,
         "the holder itself may take it back"
     );
+    let mut tx = db.begin_write().await.unwrap();
     leases::release(&mut tx, "c-lease", "holder-a")
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
-    let mut tx = db.begin_write().await.unwrap();
-    let expired = leases::claim(
-        &mut tx,
-        "c-lease",
-        2,
-        "holder-b",
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(expired, Claim::Acquired { covered: vec![] });
-    let mut tx = db.begin_write().await.unwrap();
-    let takeover = leases::claim(
-        &mut tx,
-        "c-lease",
-        1,
-        "holder-c",
-        long,
-        Duration::ZERO,
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    assert_eq!(claim(db, 2, "holder-b", Duration::ZERO).await, free);
     assert_eq!(
-        takeover,
-        Claim::Acquired { covered: vec![] },
+        claim(db, 1, "holder-c", long).await,
+        free,
         "an expired lease (a dead holder) can be taken over"
     );
 }
