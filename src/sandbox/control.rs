@@ -140,6 +140,8 @@ struct FaultsBody {
     latency_ms: u64,
     #[serde(default)]
     drop_after_write: u32,
+    #[serde(default)]
+    fail_writes_after: Option<u32>,
 }
 
 async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -151,10 +153,14 @@ async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
         error_share: f.error_share,
         latency: Duration::from_millis(f.latency_ms),
         drop_after_write: f.drop_after_write,
+        fail_writes_after: f.fail_writes_after,
     };
-    Ok(Json(
-        json!({"error_share": f.error_share, "latency_ms": f.latency_ms, "drop_after_write": f.drop_after_write}),
-    ))
+    Ok(Json(json!({
+        "error_share": f.error_share,
+        "latency_ms": f.latency_ms,
+        "drop_after_write": f.drop_after_write,
+        "fail_writes_after": f.fail_writes_after,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

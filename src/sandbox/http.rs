@@ -1,6 +1,7 @@
 //! The gate every REST request passes before its handler: counting, rate limiting (with the
 //! `X-RateLimit-*` headers on every answer), bearer auth, `Intercom-Version` checking, and the
-//! fault switches (latency, a share of 500s, dropping the response after a write).
+//! fault switches (latency, a share of 500s, dropping the response after a write, refusing
+//! writes with 503 after the next few).
 //!
 //! Never applies to the `/_sandbox/` control API.
 
@@ -106,6 +107,27 @@ async fn with_faults(shared: &Shared, req: Request, next: Next) -> Response {
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
+    let is_write = req.method() != Method::GET && !req.uri().path().ends_with("/search");
+    let refuse_write = is_write && {
+        let mut f = lock(&shared.faults);
+        match f.fail_writes_after.as_mut() {
+            Some(0) => true,
+            Some(n) => {
+                *n -= 1;
+                false
+            }
+            None => false,
+        }
+    };
+    if refuse_write {
+        lock(&shared.stats).injected_errors += 1;
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service temporarily unavailable (sandbox fault injection); nothing was applied.",
+        )
+        .into_response();
+    }
     if faults.error_share > 0.0 && fastrand::f64() < faults.error_share {
         lock(&shared.stats).injected_errors += 1;
         return ApiError::new(
@@ -115,7 +137,6 @@ async fn with_faults(shared: &Shared, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    let is_write = req.method() != Method::GET && !req.uri().path().ends_with("/search");
     let drop_response = is_write && {
         let mut f = lock(&shared.faults);
         let take = f.drop_after_write > 0;

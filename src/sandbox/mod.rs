@@ -131,6 +131,9 @@ pub struct Faults {
     pub latency: Duration,
     /// The next N writes are applied, then the connection is dropped without a response.
     pub drop_after_write: u32,
+    /// `Some(n)`: the next n writes go through, then every write is answered 503 without being
+    /// applied until the switch is cleared (a transient outage in the middle of a run).
+    pub fail_writes_after: Option<u32>,
 }
 
 /// Counters since start.

@@ -37,6 +37,36 @@ pub enum Turn {
     Dynamic(Arc<dyn Fn(&Value) -> Turn + Send + Sync>),
     /// Take this turn for every request from now on.
     Forever(Box<Turn>),
+    /// Tell the test the request arrived, wait until it opens the gate, then take the gate's turn
+    /// (a model still thinking while the test changes the world).
+    Gate(Arc<Gate>),
+}
+
+/// A request held until the test lets it go (see [`Turn::Gate`]).
+pub struct Gate {
+    entered: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+    then: Turn,
+}
+
+impl Gate {
+    pub fn new(then: Turn) -> Arc<Self> {
+        Arc::new(Self {
+            entered: tokio::sync::Notify::new(),
+            open: tokio::sync::Notify::new(),
+            then,
+        })
+    }
+
+    /// Waits until a request reached the gate.
+    pub async fn entered(&self) {
+        self.entered.notified().await;
+    }
+
+    /// Lets the held request go on.
+    pub fn open(&self) {
+        self.open.notify_one();
+    }
 }
 
 impl Turn {
@@ -106,6 +136,11 @@ async fn completions(
                 turn = next_turn(&mut script.lock().unwrap().turns);
             }
             Turn::Dynamic(f) => turn = f(&request),
+            Turn::Gate(gate) => {
+                gate.entered.notify_one();
+                gate.open.notified().await;
+                turn = gate.then.clone();
+            }
             other => return respond(other, &request),
         }
     }
@@ -151,7 +186,9 @@ fn respond(turn: Turn, request: &Value) -> Response {
                 "function": {"name": name, "arguments": args}
             })).collect::<Vec<_>>()
         }),
-        Turn::Delay(_) | Turn::Dynamic(_) | Turn::Forever(_) => unreachable!("resolved above"),
+        Turn::Delay(_) | Turn::Dynamic(_) | Turn::Forever(_) | Turn::Gate(_) => {
+            unreachable!("resolved above")
+        }
     };
     let finish = if message.get("tool_calls").is_some() {
         "tool_calls"

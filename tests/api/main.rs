@@ -7,6 +7,7 @@
 
 mod coalescing;
 mod contract;
+mod conversation_model;
 mod conversation_rules;
 mod crash;
 mod daemon;
