@@ -115,15 +115,16 @@ impl App {
             db.clone(),
             config.retry.clone(),
             config.debounce,
+            crate::runner::DEFAULT_LEASE_TTL,
             config.job_hold,
-            Some(Triage {
-                db: db.clone(),
-                intercom: intercom.clone(),
+            Some(Triage::new(
+                db.clone(),
+                intercom.clone(),
                 llm,
-                playbooks: Arc::new(playbooks),
-                bot: identity.admin_id.clone(),
-                max_replies_per_hour: config.max_bot_replies_per_hour,
-            }),
+                Arc::new(playbooks),
+                identity.admin_id.clone(),
+                config.max_bot_replies_per_hour,
+            )),
         );
         let worker = (config.queue.workers > 0).then(|| {
             queue::spawn_worker(&db, runner.clone(), &config.queue, shutdown.child_token())
@@ -142,6 +143,10 @@ impl App {
                 writer,
                 secrets: Arc::new(config.webhook.secrets.clone()),
                 debounce: config.debounce,
+                echoes: Some(echo_filter(crate::triage::rules::Me {
+                    admin: identity.admin_id.clone(),
+                    package_code: None,
+                })),
             },
             config.webhook.max_body_bytes,
         );
@@ -250,6 +255,13 @@ impl App {
 
 /// Starts the built-in sandbox of `serve --sandbox`, signing with the daemon's first secret and
 /// sending its notifications to the daemon's own webhook endpoint.
+/// Ingest's test for echoes of the bot's own writes (triage's rule, handed down).
+fn echo_filter(me: crate::triage::rules::Me) -> crate::ingest::EchoFilter {
+    crate::ingest::EchoFilter(Arc::new(move |topic: &str, body: &[u8]| {
+        crate::triage::is_own_echo(topic, body, &me)
+    }))
+}
+
 async fn start_sandbox(
     config: &Config,
     embedded: &EmbeddedSandbox,

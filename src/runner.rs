@@ -5,6 +5,18 @@
 //! exponential back-off and jitter until `max_attempts`; then, or for a permanent error, the run
 //! ends `failed` with its reason. A panic inside the work is caught and recorded the same way.
 //! The runner never returns an error to apalis (see [`crate::queue`]).
+//!
+//! A conversation's run holds its lease ([`leases`]) from the claim to the final transaction: a
+//! heartbeat renews it every third of its ttl, and a run that loses it (it was paused past the
+//! ttl and another process took over) is stopped and writes nothing, not even its own end. The
+//! final transaction also moves the conversation's watermark to the run's snapshot and, when a
+//! customer part newer than that snapshot is known, makes the conversation due again (one
+//! debounced follow-up run).
+//!
+//! How runs end (`runs.status`): `succeeded`, `skipped` (with a reason: `nothing_new`,
+//! `human_active`, `human_assigned`, `handed_off`, `loop_guard`), `failed` (with a reason), or
+//! `coalesced` (its event was covered by another run, status and outcome alike). `running` and
+//! `retrying` are the only unfinished states.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
@@ -15,6 +27,7 @@ use crate::{
     queue::{self, Job, QueueError},
     store::{
         Db, StoreError,
+        conversations,
         events::{self, EventRow, EventStatus},
         leases::{self, Claim},
         runs::{self, RunEnd, RunStatus},
@@ -29,6 +42,17 @@ pub struct Outcome {
     pub playbook: Option<String>,
     pub reason: Option<String>,
     pub status: RunStatus,
+    /// What the run saw of its conversation, when it looked.
+    pub seen: Option<Seen>,
+}
+
+/// What a run leaves behind of the conversation it looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The conversation's new watermark: the newest part of the run's snapshot.
+    pub watermark: String,
+    /// A customer part newer than the watermark is known: the conversation needs another run.
+    pub due_again: bool,
 }
 
 /// Why a run did not succeed.
@@ -81,9 +105,9 @@ impl RetryPolicy {
     }
 }
 
-/// A conversation's lease lasts this long unless released; longer than any run may take, so only
-/// a dead holder's lease ever expires.
-const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
+/// A conversation's lease expires this long after its holder last renewed it (the holder renews it
+/// every third of this while the run lives).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// A job that finds its conversation busy tries again after this long.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
@@ -94,6 +118,8 @@ pub struct Runner {
     db: Db,
     retry: RetryPolicy,
     lease_ttl: Duration,
+    /// This process, as lease owner: host, pid and start time.
+    owner: String,
     debounce: Duration,
     /// Bound of the trailing debounce (see [`leases::claim`]).
     coalesce_max_wait: Duration,
@@ -112,6 +138,7 @@ impl Runner {
         db: Db,
         retry: RetryPolicy,
         debounce: Duration,
+        lease_ttl: Duration,
         hold: Duration,
         triage: Option<crate::triage::Triage>,
     ) -> Arc<Self> {
@@ -120,7 +147,8 @@ impl Runner {
             draining: std::sync::atomic::AtomicBool::new(false),
             db,
             retry,
-            lease_ttl: LEASE_TTL,
+            lease_ttl,
+            owner: crate::queue::process_name(),
             debounce,
             // Four windows: three quick messages coalesce, a non-stop typist is answered anyway.
             coalesce_max_wait: debounce.saturating_mul(4),
@@ -201,42 +229,13 @@ impl Runner {
             tracing::info!("the bot's own write echoed back; no run");
             return Ok("own_echo");
         }
-        if let Some(conversation) = event.conversation_id.as_deref() {
-            let mut tx = self.db.begin_write().await?;
-            let claim = leases::claim(
-                &mut tx,
-                conversation,
-                event.id,
-                &key,
-                self.lease_ttl,
-                self.debounce,
-                self.coalesce_max_wait,
-            )
-            .await?;
-            match claim {
-                Claim::Superseded { by } => {
-                    tx.commit().await?;
-                    tracing::info!(by, "event coalesced into a newer one of the conversation");
-                    metrics::counter!("triaged_events_coalesced_total").increment(1);
-                    return Ok("coalesced");
-                }
-                Claim::Busy { holder_event } => {
-                    queue::enqueue(&mut tx, event.id, job.attempt, LEASE_RETRY).await?;
-                    tx.commit().await?;
-                    tracing::info!(holder_event, "conversation busy with another run; waiting");
-                    metrics::counter!("triaged_lease_waits_total").increment(1);
-                    return Ok("lease_wait");
-                }
-                Claim::Acquired { covered } => {
-                    tx.commit().await?;
-                    if !covered.is_empty() {
-                        tracing::info!(?covered, "run covers earlier events of the conversation");
-                        metrics::counter!("triaged_events_coalesced_total")
-                            .increment(covered.len() as u64);
-                    }
-                }
-            }
-        }
+        let (lease, covered) = match event.conversation_id.as_deref() {
+            Some(conversation) => match self.claim(&event, conversation, job).await? {
+                Ok(claimed) => claimed,
+                Err(label) => return Ok(label),
+            },
+            None => (None, Vec::new()),
+        };
         let run_id = runs::start_or_resume(
             &self.db,
             event.id,
@@ -248,13 +247,119 @@ impl Runner {
         tracing::info!(run_id, "run started");
         self.activity.send_modify(|a| a.runs_started += 1);
         let started = Instant::now();
-        if !self.hold.is_zero() {
-            tokio::time::sleep(self.hold).await;
-        }
-        let result = self.work(&event, run_id).await;
+        let (lost_tx, mut lost) = watch::channel(false);
+        let _heartbeat = lease
+            .clone()
+            .map(|lease| Heartbeat::start(self.db.clone(), lease, self.lease_ttl, lost_tx));
+        let attempt = crate::triage::Attempt {
+            number: job.attempt,
+            covered: &covered,
+            lease: lease.as_ref(),
+        };
+        let work = async {
+            if !self.hold.is_zero() {
+                tokio::time::sleep(self.hold).await;
+            }
+            self.work(&event, run_id, &attempt).await
+        };
+        let result = tokio::select! {
+            result = work => Some(result),
+            _ = lost.wait_for(|lost| *lost) => None,
+        };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin_write().await?;
-        let label = match &result {
+        let still_held = match &lease {
+            Some(lease) => lease.holds_in(&mut tx).await?,
+            None => true,
+        };
+        let Some(result) = result.filter(|_| still_held) else {
+            // Another run took the conversation over: it owns the record from here on.
+            tx.rollback().await?;
+            tracing::warn!(run_id, "the run lost its conversation lease; stopped without writing");
+            metrics::counter!("triaged_runs_fenced_total").increment(1);
+            return Ok("fenced");
+        };
+        let label = self
+            .record_end(&mut tx, &event, job, run_id, &covered, &result, duration_ms)
+            .await?;
+        if let Some(lease) = &lease {
+            leases::release(&mut tx, lease).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(run_id, outcome = label, duration_ms, "run finished");
+        Ok(label)
+    }
+
+    /// Claims the conversation for the job: `Ok(Ok(..))` with the lease and the covered events,
+    /// or `Ok(Err(label))` when the job ends here (coalesced, or waiting for the lease).
+    async fn claim(
+        &self,
+        event: &EventRow,
+        conversation: &str,
+        job: &Job,
+    ) -> Result<Result<(Option<leases::Lease>, Vec<i64>), &'static str>, QueueError> {
+        let key = job.key();
+        let listened = self.triage.as_ref().map(|t| t.listened_topics());
+        let mine_listened = self
+            .triage
+            .as_ref()
+            .is_none_or(|t| t.listens_to(event.topic.as_deref().unwrap_or_default()));
+        let mut tx = self.db.begin_write().await?;
+        let claim = leases::claim(
+            &mut tx,
+            &leases::ClaimRequest {
+                conversation_id: conversation,
+                event_id: event.id,
+                holder: &key,
+                owner: &self.owner,
+                ttl: self.lease_ttl,
+                debounce: self.debounce,
+                max_wait: self.coalesce_max_wait,
+                listened: listened.as_deref(),
+                mine_listened,
+            },
+        )
+        .await?;
+        match claim {
+            Claim::Superseded { by } => {
+                tx.commit().await?;
+                tracing::info!(by, "event coalesced into another one of the conversation");
+                metrics::counter!("triaged_events_coalesced_total").increment(1);
+                Ok(Err("coalesced"))
+            }
+            Claim::Busy { holder_event } => {
+                queue::enqueue(&mut tx, event.id, job.attempt, LEASE_RETRY).await?;
+                tx.commit().await?;
+                tracing::info!(holder_event, "conversation busy with another run; waiting");
+                metrics::counter!("triaged_lease_waits_total").increment(1);
+                Ok(Err("lease_wait"))
+            }
+            Claim::Acquired { lease, covered } => {
+                tx.commit().await?;
+                if !covered.is_empty() {
+                    tracing::info!(?covered, "run covers earlier events of the conversation");
+                    metrics::counter!("triaged_events_coalesced_total")
+                        .increment(covered.len() as u64);
+                }
+                Ok(Ok((Some(lease), covered)))
+            }
+        }
+    }
+
+    /// Writes how the run ended (run, event, watermark, follow-up or retry) inside the final
+    /// transaction. Returns the job's label.
+    #[expect(clippy::too_many_arguments, reason = "one call site, all of the run's end")]
+    async fn record_end(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        event: &EventRow,
+        job: &Job,
+        run_id: i64,
+        covered: &[i64],
+        result: &Result<Outcome, RunError>,
+        duration_ms: i64,
+    ) -> Result<&'static str, QueueError> {
+        Ok(match result {
             Ok(outcome) => {
                 let end = RunEnd {
                     status: outcome.status,
@@ -264,15 +369,23 @@ impl Runner {
                     last_error: None,
                     duration_ms,
                 };
-                runs::finish(&mut tx, run_id, &end).await?;
-                events::finish(&mut tx, event.id, EventStatus::Processed).await?;
+                runs::finish(tx, run_id, &end).await?;
+                events::finish(tx, event.id, EventStatus::Processed).await?;
+                if let (Some(seen), Some(conversation)) =
+                    (&outcome.seen, event.conversation_id.as_deref())
+                {
+                    conversations::set_watermark(tx, conversation, &seen.watermark).await?;
+                    if seen.due_again {
+                        self.follow_up(tx, conversation, event.id, covered).await?;
+                    }
+                }
                 outcome.outcome
             }
             Err(RunError::Transient(detail)) if job.attempt < self.retry.max_attempts => {
                 let next = job.attempt + 1;
                 let delay = self.retry.delay_before(next);
-                queue::enqueue(&mut tx, event.id, next, delay).await?;
-                runs::mark_retrying(&mut tx, run_id, detail).await?;
+                queue::enqueue(tx, event.id, next, delay).await?;
+                runs::mark_retrying(tx, run_id, detail).await?;
                 tracing::warn!(%detail, ?delay, "run failed, will retry");
                 metrics::counter!("triaged_job_retries_total").increment(1);
                 "retrying"
@@ -290,31 +403,67 @@ impl Runner {
                     last_error: Some(detail),
                     duration_ms,
                 };
-                runs::finish(&mut tx, run_id, &end).await?;
-                events::finish(&mut tx, event.id, EventStatus::Failed).await?;
+                runs::finish(tx, run_id, &end).await?;
+                events::finish(tx, event.id, EventStatus::Failed).await?;
                 tracing::error!(reason, detail, "run failed");
                 metrics::counter!("triaged_runs_failed_total", "reason" => reason.to_owned())
                     .increment(1);
                 "failed"
             }
-        };
-        if let Some(conversation) = event.conversation_id.as_deref() {
-            leases::release(&mut tx, conversation, &key).await?;
+        })
+    }
+
+    /// The customer wrote after the run's snapshot and no event of the conversation is waiting
+    /// for it (its notification was covered by this run): the newest covered event (else the
+    /// run's own) is queued again, debounced as usual, for a follow-up run.
+    async fn follow_up(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        conversation: &str,
+        event_id: i64,
+        covered: &[i64],
+    ) -> Result<(), QueueError> {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhook_events WHERE conversation_id = ? AND status = 'queued'              AND id != ?",
+        )
+        .bind(conversation)
+        .bind(event_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if waiting > 0 {
+            return Ok(());
         }
-        tx.commit().await?;
-        tracing::info!(run_id, outcome = label, duration_ms, "run finished");
-        Ok(label)
+        let again = covered.iter().copied().max().unwrap_or(event_id);
+        sqlx::query(
+            "UPDATE webhook_events SET status = 'queued', coalesced_into = NULL,              processed_at = NULL, chain_started_at = NULL WHERE id = ?",
+        )
+        .bind(again)
+        .execute(&mut **tx)
+        .await?;
+        queue::enqueue(tx, again, 1, self.debounce).await?;
+        tracing::info!(
+            event_id = again,
+            "the customer wrote after the run's snapshot; a follow-up run is due"
+        );
+        metrics::counter!("triaged_follow_ups_total").increment(1);
+        Ok(())
     }
 
     /// The work itself: triage for conversation events; other events have no playbook.
-    async fn work(&self, event: &EventRow, run_id: i64) -> Result<Outcome, RunError> {
+    async fn work(
+        &self,
+        event: &EventRow,
+        run_id: i64,
+        attempt: &crate::triage::Attempt<'_>,
+    ) -> Result<Outcome, RunError> {
         match &self.triage {
-            Some(triage) => triage.handle(event, run_id).await,
+            Some(triage) => triage.handle(event, run_id, attempt).await,
             None => Ok(Outcome {
                 outcome: "no_playbook",
                 playbook: None,
                 reason: None,
                 status: RunStatus::Succeeded,
+                seen: None,
             }),
         }
     }
@@ -335,7 +484,7 @@ impl Runner {
         if let Some(event) = self.db.event(job.event_id).await?
             && let Some(conversation) = event.conversation_id.as_deref()
         {
-            leases::release(&mut tx, conversation, &job.key()).await?;
+            leases::release_held(&mut tx, conversation, &job.key(), &self.owner).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -376,6 +525,37 @@ impl Runner {
                 return Ok(false);
             }
         }
+    }
+}
+
+/// Renews a run's lease every third of its ttl until dropped; reports a lost lease on `lost`.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(db: Db, lease: leases::Lease, ttl: Duration, lost: watch::Sender<bool>) -> Self {
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ttl / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match leases::renew(&db, &lease, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let _ = lost.send(true);
+                        return;
+                    }
+                    // The fence still holds: a lease nobody took over is renewed next time.
+                    Err(error) => tracing::warn!(%error, "could not renew the conversation lease"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

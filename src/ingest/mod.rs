@@ -40,6 +40,20 @@ pub struct Ingest {
     pub secrets: Arc<Vec<SecretString>>,
     /// How long a conversation's job waits before it runs, so quick messages coalesce.
     pub debounce: std::time::Duration,
+    /// Recognises echoes of the bot's own writes: they are stored `ignored`, with no job.
+    pub echoes: Option<EchoFilter>,
+}
+
+/// Tells, from a notification's topic and raw body, whether it is the echo of the bot's own write.
+/// Built by the app from triage's rules, so ingest never imports a later stage. An echo stored
+/// `ignored` never gets a job, so no customer message is ever coalesced into it.
+#[derive(Clone)]
+pub struct EchoFilter(pub Arc<dyn Fn(&str, &[u8]) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for EchoFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EchoFilter")
+    }
 }
 
 /// How a delivery was handled (also the `outcome` label of `triaged_webhooks_total`).
@@ -48,6 +62,7 @@ enum Accepted {
     Queued,
     Duplicate,
     Ping,
+    OwnEcho,
     Unparsed,
 }
 
@@ -57,6 +72,7 @@ impl Accepted {
             Self::Queued => "accepted",
             Self::Duplicate => "duplicate",
             Self::Ping => "ping",
+            Self::OwnEcho => "own_echo",
             Self::Unparsed => "unparsed",
         }
     }
@@ -103,7 +119,19 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
             )
         }
     };
+    let mut request = request;
+    if request.status == EventStatus::Queued
+        && ingest
+            .echoes
+            .as_ref()
+            .is_some_and(|echo| (echo.0)(&topic, &request.raw_body))
+    {
+        request.status = EventStatus::Ignored;
+        request.enqueue_after = None;
+        metrics::counter!("triaged_runs_skipped_total", "reason" => "own_echo").increment(1);
+    }
     let accepted = match request.status {
+        EventStatus::Ignored if topic != "ping" => Accepted::OwnEcho,
         EventStatus::Ignored => Accepted::Ping,
         EventStatus::Unparsed => Accepted::Unparsed,
         _ => Accepted::Queued,

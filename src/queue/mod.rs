@@ -26,7 +26,7 @@ use sqlx::{Sqlite, Transaction};
 use crate::store::{Db, StoreError};
 
 pub use janitor::{Janitor, reconcile};
-pub use worker::{QueueSettings, spawn_worker};
+pub use worker::{QueueSettings, process_name, spawn_worker};
 
 /// The apalis queue name (`Jobs.job_type`). Versioned with the job type.
 pub const QUEUE: &str = "triaged.event.v1";

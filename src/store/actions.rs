@@ -120,11 +120,24 @@ impl Db {
         )
     }
 
-    /// Customer replies the bot made on a conversation in the last hour.
+    /// The keys of the customer replies a run already made (sent or drafted), across its attempts:
+    /// a resumed run's reply cap counts them.
+    pub async fn run_replies(&self, run_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT idempotency_key FROM actions WHERE run_id = ? \
+             AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted')",
+        )
+        .bind(run_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Customer replies the bot made on a conversation in the last hour, sent (`live`) or drafted
+    /// for review (`draft`): the loop guard counts both.
     pub async fn bot_replies_last_hour(&self, conversation_id: &str) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM actions WHERE conversation_id = ? \
-             AND tool = 'reply_to_conversation' AND status = 'done' AND mode = 'live' \
+             AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted') \
              AND started_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')",
         )
         .bind(conversation_id)

@@ -7,6 +7,7 @@
 //! This module never talks to Intercom or the LLM; it only reads and writes rows.
 
 pub mod actions;
+pub mod conversations;
 pub mod events;
 pub mod leases;
 pub mod runs;

@@ -15,6 +15,8 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Skipped,
+    /// Its event was covered by another event's run (status and outcome alike).
+    Coalesced,
 }
 
 impl RunStatus {
@@ -25,6 +27,7 @@ impl RunStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Skipped => "skipped",
+            Self::Coalesced => "coalesced",
         }
     }
 }

@@ -1,14 +1,21 @@
 //! Stage: **triage** — what a conversation event makes the bot do.
 //!
-//! The conversation is fetched once (for matching and for the agent's prompt). The bot then stays
-//! silent on conversations handed off or taken over by a human ([`rules::skip_reason`]); else the
-//! first matching playbook runs ([`crate::agent::playbook`]) through a [`Toolbox`] scoped to this
-//! conversation. Errors are classified for the runner: transient (try the run again later) or
-//! permanent (the run fails with a reason).
+//! The conversation is fetched once per attempt (the run's *snapshot*, for matching and for the
+//! agent's prompt). The bot acts when the customer wrote something newer than its watermark
+//! ([`seen`]), or when the run resumes its own earlier attempt; it stays silent on conversations
+//! handed off or taken over by a human ([`rules::skip_reason`]). Else the first playbook matching
+//! every new customer message runs ([`crate::agent::playbook`]) through a [`Toolbox`] scoped to
+//! this conversation and fenced by the run's lease. Errors are classified for the runner:
+//! transient (try the run again later) or permanent (the run fails with a reason).
+//!
+//! Triage never writes the run's end, the watermark or the event: the runner does, in one
+//! transaction, from the [`Seen`] it returns.
 
+mod loop_guard;
 pub mod rules;
+pub mod seen;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::{
     agent::{Usage, playbook as run_playbook, record::Recorder},
@@ -16,8 +23,8 @@ use crate::{
     intercom::{IntercomClient, IntercomError},
     llm::Llm,
     playbook::PlaybookSet,
-    runner::{Outcome, RunError},
-    store::{Db, events::EventRow, runs::RunStatus},
+    runner::{Outcome, RunError, Seen},
+    store::{Db, events::EventRow, leases::Lease, runs::RunStatus},
     tools::{ToolName, guard::Scope, timeline, toolbox::Toolbox},
 };
 
@@ -30,29 +37,99 @@ pub struct Triage {
     pub playbooks: Arc<PlaybookSet>,
     /// The admin the bot acts as.
     pub bot: AdminId,
+    /// This app's `app_package_code`, when configured; else learned from the bot's own parts.
+    pub package_code: Option<String>,
     /// Bot replies per conversation per hour before the loop guard hands it to humans.
     pub max_replies_per_hour: u32,
+    /// The team the loop guard assigns to (else the playbook's fallback team).
+    pub loop_guard_team: Option<String>,
+    learned_package_code: OnceLock<String>,
+}
+
+/// What the runner knows about the attempt it hands to [`Triage::handle`].
+#[derive(Debug, Clone, Default)]
+pub struct Attempt<'a> {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// Events this attempt's claim coalesced into it.
+    pub covered: &'a [i64],
+    /// The run's lease, when the event has a conversation.
+    pub lease: Option<&'a Lease>,
 }
 
 impl Triage {
+    pub fn new(
+        db: Db,
+        intercom: IntercomClient,
+        llm: Option<Llm>,
+        playbooks: Arc<PlaybookSet>,
+        bot: AdminId,
+        max_replies_per_hour: u32,
+    ) -> Self {
+        Self {
+            db,
+            intercom,
+            llm,
+            playbooks,
+            bot,
+            package_code: None,
+            max_replies_per_hour,
+            loop_guard_team: None,
+            learned_package_code: OnceLock::new(),
+        }
+    }
+
+    /// Who the bot is, as far as it knows now.
+    pub fn me(&self) -> rules::Me {
+        rules::Me {
+            admin: self.bot.clone(),
+            package_code: self
+                .package_code
+                .clone()
+                .or_else(|| self.learned_package_code.get().cloned()),
+        }
+    }
+
+    /// Whether some playbook listens to `topic`.
+    pub fn listens_to(&self, topic: &str) -> bool {
+        self.playbooks
+            .iter()
+            .any(|p| p.trigger.topics.iter().any(|t| t == topic))
+    }
+
+    /// Every topic some playbook listens to.
+    pub fn listened_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .playbooks
+            .iter()
+            .flat_map(|p| p.trigger.topics.iter().cloned())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
     /// Whether the event is Intercom's echo of the bot's own write (no run at all).
     pub fn is_own_echo(&self, event: &EventRow) -> bool {
-        let topic = event.topic.as_deref().unwrap_or_default();
-        (topic.starts_with("conversation.admin.") || topic.starts_with("conversation.operator."))
-            && rules::is_own_echo(&event.raw_body, &self.bot)
+        is_own_echo(
+            event.topic.as_deref().unwrap_or_default(),
+            &event.raw_body,
+            &self.me(),
+        )
     }
 
     /// Works on the event's conversation.
-    pub async fn handle(&self, event: &EventRow, run_id: i64) -> Result<Outcome, RunError> {
+    pub async fn handle(
+        &self,
+        event: &EventRow,
+        run_id: i64,
+        attempt: &Attempt<'_>,
+    ) -> Result<Outcome, RunError> {
         let Some(conversation_id) = event.conversation_id.as_deref() else {
             return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
         };
         let topic = event.topic.as_deref().unwrap_or_default();
-        if !self
-            .playbooks
-            .iter()
-            .any(|p| p.trigger.topics.iter().any(|t| t == topic))
-        {
+        if !self.listens_to(topic) {
             // No playbook listens to this topic: no need to ask Intercom anything.
             return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
         }
@@ -61,38 +138,49 @@ impl Triage {
             .retrieve_conversation(&ConversationId::from(conversation_id), true)
             .await
             .map_err(intercom_error)?;
+        if self.package_code.is_none()
+            && self.learned_package_code.get().is_none()
+            && let Some(code) = rules::own_package_code(&conversation, &self.me())
+        {
+            tracing::info!(app_package_code = %code, "learned this app's package code");
+            let _ = self.learned_package_code.set(code);
+        }
+        let me = self.me();
+        let watermark = self.db.watermark(conversation_id).await?;
+        let snapshot = self
+            .db
+            .note_snapshot(run_id, &seen::newest_part(&conversation))
+            .await?;
+        let mut covered_parts = Vec::new();
+        for id in attempt.covered.iter().copied().chain([event.id]) {
+            if let Some(e) = self.db.event(id).await? {
+                covered_parts.push(rules::payload_parts(&e.raw_body));
+            }
+        }
+        let seen = Seen {
+            due_again: seen::due_again(&conversation, &snapshot, &covered_parts, &me),
+            watermark: snapshot,
+        };
+        let unseen = seen::unseen(&conversation, watermark.as_deref(), &me);
+        let new_messages = unseen.customer_texts(&conversation, &me);
+        let earlier_replies = self.db.run_replies(run_id).await?;
+        let resuming = attempt.number > 1 || !self.db.run_actions(run_id).await?.is_empty();
         let handed_off = self.db.conversation_status(conversation_id).await? == "handed_off";
-        let quiet = rules::skip_reason(&conversation, &self.bot, handed_off);
+        let quiet = rules::skip_reason(
+            &conversation,
+            &me,
+            handed_off,
+            unseen.has_customer_part(&conversation, &me),
+            resuming,
+        );
         if let Some(reason) = quiet {
-            // The bot's own echoes never run; a human's conversation only for a playbook that
-            // explicitly re-engages.
+            // Nothing new is never a reason to run; a human's conversation only for a playbook
+            // that explicitly re-engages.
             let can_reengage = matches!(reason, "handed_off" | "human_active" | "human_assigned")
                 && self.playbooks.iter().any(|p| p.trigger.reengage);
             if !can_reengage {
-                return Ok(skipped(reason));
+                return Ok(skipped(reason).seeing(seen));
             }
-        }
-        if self.db.bot_replies_last_hour(conversation_id).await?
-            >= i64::from(self.max_replies_per_hour)
-        {
-            // Something keeps making the bot answer: stop and leave it to humans.
-            self.db
-                .hand_off(
-                    conversation_id,
-                    "loop guard: too many bot replies in the last hour",
-                )
-                .await?;
-            tracing::warn!(
-                conversation_id,
-                "loop guard: too many bot replies; handed off"
-            );
-            metrics::counter!("triaged_runs_skipped_total", "reason" => "loop_guard").increment(1);
-            return Ok(outcome(
-                RunStatus::Skipped,
-                "skipped",
-                None,
-                Some("loop_guard".to_owned()),
-            ));
         }
         let contact = match conversation.contact_ids().next() {
             Some(id) => match self.intercom.retrieve_contact(id).await {
@@ -130,6 +218,7 @@ impl Triage {
         let ctx = rules::match_context(
             topic,
             &conversation,
+            &new_messages,
             contact.as_ref(),
             team_name,
             jiff::Timestamp::now().as_second(),
@@ -142,7 +231,7 @@ impl Triage {
                     .iter()
                     .find(|p| p.trigger.reengage && crate::playbook::matches(p, &ctx))
                 else {
-                    return Ok(skipped(reason));
+                    return Ok(skipped(reason).seeing(seen));
                 };
                 tracing::info!(reason, playbook = %playbook.name, "a playbook re-engages the bot");
                 if handed_off {
@@ -152,8 +241,28 @@ impl Triage {
             }
         };
         let Some(playbook) = playbook else {
-            return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
+            return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None).seeing(seen));
         };
+        let replies = self.db.bot_replies_last_hour(conversation_id).await?
+            - i64::try_from(earlier_replies.len()).unwrap_or_default();
+        if replies >= i64::from(self.max_replies_per_hour) {
+            // Something keeps making the bot answer: stop, say so, and leave it to humans.
+            self.trip_loop_guard(playbook, conversation_id, run_id, attempt.lease, replies)
+                .await?;
+            tracing::warn!(
+                conversation_id,
+                replies,
+                "loop guard: too many bot replies; handed off"
+            );
+            metrics::counter!("triaged_runs_skipped_total", "reason" => "loop_guard").increment(1);
+            return Ok(outcome(
+                RunStatus::Skipped,
+                "skipped",
+                Some(playbook.name.clone()),
+                Some("loop_guard".to_owned()),
+            )
+            .seeing(seen));
+        }
         if let Some(agent) = playbook.agent() {
             scope.allowed = agent
                 .tools
@@ -170,6 +279,10 @@ impl Triage {
             playbook.mode,
             scope,
         );
+        if let Some(lease) = attempt.lease {
+            toolbox.fence(lease.clone());
+        }
+        toolbox.resume(earlier_replies);
         let directory = toolbox.directory().await;
         let subject = run_playbook::Subject {
             playbook,
@@ -207,7 +320,8 @@ impl Triage {
                 o,
                 Some(playbook.name.clone()),
                 None,
-            )),
+            )
+            .seeing(seen)),
             run_playbook::Ending::Failed { reason, detail } => {
                 Err(RunError::Permanent { reason, detail })
             }
@@ -240,7 +354,24 @@ fn outcome(
         playbook,
         reason,
         status,
+        seen: None,
     }
+}
+
+impl Outcome {
+    fn seeing(self, seen: Seen) -> Self {
+        Self {
+            seen: Some(seen),
+            ..self
+        }
+    }
+}
+
+/// Whether a notification of `topic` is the echo of the bot's own write; pure, for ingest too
+/// (an echo is stored `ignored` and gets no job, so nothing is ever coalesced into it).
+pub fn is_own_echo(topic: &str, raw_body: &[u8], me: &rules::Me) -> bool {
+    (topic.starts_with("conversation.admin.") || topic.starts_with("conversation.operator."))
+        && rules::is_own_echo(raw_body, me)
 }
 
 fn intercom_error(e: IntercomError) -> RunError {

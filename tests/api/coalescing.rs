@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use triaged::store::leases::{self, Claim};
+use triaged::store::leases::{self, Claim, Lease};
 
 use crate::helpers::{PATIENCE, SECRET, notification, spawn_app, spawn_app_with, test_config};
 
@@ -68,23 +68,36 @@ async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
         "runs of one conversation never overlap: {spans:?}"
     );
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM conversation_leases").await,
+        app.count("SELECT COUNT(*) FROM conversation_leases WHERE expires_at > 0")
+            .await,
         0,
         "leases are released"
     );
 }
 
-/// Claims conversation `c-lease` for `event` as `holder` (no debounce) and commits.
-async fn claim(db: &triaged::store::Db, event: i64, holder: &str, ttl: Duration) -> Claim {
+/// Claims conversation `c-lease` for `event` as job `holder` of process `owner` (no debounce) and
+/// commits.
+async fn claim(
+    db: &triaged::store::Db,
+    event: i64,
+    holder: &str,
+    owner: &str,
+    ttl: Duration,
+) -> Claim {
     let mut tx = db.begin_write().await.unwrap();
     let claim = leases::claim(
         &mut tx,
-        "c-lease",
-        event,
-        holder,
-        ttl,
-        Duration::ZERO,
-        Duration::ZERO,
+        &leases::ClaimRequest {
+            conversation_id: "c-lease",
+            event_id: event,
+            holder,
+            owner,
+            ttl,
+            debounce: Duration::ZERO,
+            max_wait: Duration::ZERO,
+            listened: None,
+            mine_listened: true,
+        },
     )
     .await
     .unwrap();
@@ -92,35 +105,59 @@ async fn claim(db: &triaged::store::Db, event: i64, holder: &str, ttl: Duration)
     claim
 }
 
+fn acquired(epoch: i64, owner: &str) -> Claim {
+    Claim::Acquired {
+        lease: Lease {
+            conversation_id: "c-lease".into(),
+            owner: owner.into(),
+            epoch,
+        },
+        covered: vec![],
+    }
+}
+
 #[tokio::test]
-async fn a_lease_excludes_other_holders_until_released_or_expired() {
+async fn a_lease_excludes_everyone_until_released_or_expired_and_each_holder_gets_a_new_epoch() {
     // A conversation no worker touches: the test alone holds and takes its lease.
     let app = spawn_app().await;
     let db = app.app.db();
     let long = Duration::from_secs(60);
-    let free = Claim::Acquired { covered: vec![] };
 
-    assert_eq!(claim(db, 1, "holder-a", long).await, free);
+    let first = claim(db, 1, "evt:1:1", "proc-a", long).await;
+    assert_eq!(first, acquired(1, "proc-a"));
     assert_eq!(
-        claim(db, 2, "holder-b", long).await,
+        claim(db, 2, "evt:2:1", "proc-b", long).await,
         Claim::Busy { holder_event: 1 }
     );
     assert_eq!(
-        claim(db, 1, "holder-a", long).await,
-        free,
-        "the holder itself may take it back"
+        claim(db, 1, "evt:1:1", "proc-b", long).await,
+        Claim::Busy { holder_event: 1 },
+        "the same job redelivered to another process waits too"
     );
+    let Claim::Acquired { lease: a, .. } = first else {
+        unreachable!()
+    };
+    assert!(a.holds(db).await.unwrap());
+    assert!(leases::renew(db, &a, long).await.unwrap());
     let mut tx = db.begin_write().await.unwrap();
-    leases::release(&mut tx, "c-lease", "holder-a")
-        .await
-        .unwrap();
+    leases::release(&mut tx, &a).await.unwrap();
     tx.commit().await.unwrap();
+    assert!(!a.holds(db).await.unwrap(), "a released lease fences its run");
 
-    assert_eq!(claim(db, 2, "holder-b", Duration::ZERO).await, free);
+    let b = claim(db, 2, "evt:2:1", "proc-b", Duration::ZERO).await;
+    assert_eq!(b, acquired(2, "proc-b"));
     assert_eq!(
-        claim(db, 1, "holder-c", long).await,
-        free,
-        "an expired lease (a dead holder) can be taken over"
+        claim(db, 1, "evt:1:2", "proc-c", long).await,
+        acquired(3, "proc-c"),
+        "an expired lease (a holder that stopped renewing) can be taken over"
+    );
+    let Claim::Acquired { lease: b, .. } = b else {
+        unreachable!()
+    };
+    assert!(!b.holds(db).await.unwrap());
+    assert!(
+        !leases::renew(db, &b, long).await.unwrap(),
+        "the old holder cannot renew a lease that changed hands"
     );
 }
 

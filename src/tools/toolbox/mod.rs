@@ -113,6 +113,10 @@ pub struct Toolbox {
     timeline_cap: usize,
     /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
     from_playbook: bool,
+    /// The run's conversation lease: every live write first checks the run still holds it.
+    fence: Option<(Db, crate::store::leases::Lease)>,
+    /// Keys of the replies earlier attempts of this run made (they count towards the reply cap).
+    earlier_replies: std::collections::HashSet<String>,
 }
 
 impl Toolbox {
@@ -137,7 +141,21 @@ impl Toolbox {
             effects: Vec::new(),
             timeline_cap: super::timeline::DEFAULT_CAP,
             from_playbook: false,
+            fence: None,
+            earlier_replies: Default::default(),
         }
+    }
+
+    /// Fences every live write with the run's lease: a run that lost it writes nothing.
+    pub fn fence(&mut self, lease: crate::store::leases::Lease) {
+        self.fence = Some((self.db.clone(), lease));
+    }
+
+    /// Resumes a run: the replies its earlier attempts made (their action keys) count towards the
+    /// reply cap, and repeating one of them is a no-op rather than a second reply.
+    pub fn resume(&mut self, earlier_replies: Vec<String>) {
+        self.tally.replies = u32::try_from(earlier_replies.len()).unwrap_or(u32::MAX);
+        self.earlier_replies = earlier_replies.into_iter().collect();
     }
 
     /// What the run's writes did so far.

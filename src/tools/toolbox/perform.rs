@@ -99,6 +99,14 @@ impl Toolbox {
                 });
             }
         }
+        if let Some((db, lease)) = &self.fence
+            && !lease.holds(db).await?
+        {
+            // Another run holds the conversation now: this one must not write.
+            return Err(Stop::Internal(
+                "the run lost its conversation lease; it stops without writing".to_owned(),
+            ));
+        }
         self.db.begin_action(&record).await?;
         let conv = ConversationId::from(conversation);
         match op(self.client.clone(), self.bot.clone(), conv).await {

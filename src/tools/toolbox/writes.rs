@@ -28,8 +28,17 @@ const MAX_SNOOZE_SECS: i64 = 90 * 24 * 3600;
 impl Toolbox {
     pub(super) async fn reply(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
         let input: inputs::Message = super::parse(tool, args)?;
-        self.guard(tool, &input.conversation_id, None)?;
         let body = input.body.trim().to_owned();
+        let canonical = json!({"conversation_id": input.conversation_id, "body": body});
+        if self
+            .earlier_replies
+            .remove(&actions::key(self.run_id, tool.as_str(), &canonical))
+        {
+            // An earlier attempt of this run made this very reply: already counted, and repeated
+            // below as a no-op.
+            self.tally.replies = self.tally.replies.saturating_sub(1);
+        }
+        self.guard(tool, &input.conversation_id, None)?;
         if body.is_empty() {
             return Err(Stop::Invalid("the reply `body` is empty".to_owned()));
         }
@@ -38,7 +47,7 @@ impl Toolbox {
             .perform(
                 tool,
                 &input.conversation_id,
-                json!({"conversation_id": input.conversation_id, "body": body}),
+                canonical,
                 describe,
                 Landed::Part(body.clone()),
                 |client, bot, conv| async move {

@@ -1,0 +1,58 @@
+//! The bot's watermark per conversation (`conversations.seen_part_id`) and the snapshot each run
+//! worked on (`runs.snapshot_part_id`); see `triage::seen` for what they mean.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::{Db, NOW, StoreError};
+
+impl Db {
+    /// The newest part the bot has seen and acted upon, if a run recorded one.
+    pub async fn watermark(&self, conversation_id: &str) -> Result<Option<String>, StoreError> {
+        let mark: Option<Option<String>> =
+            sqlx::query_scalar("SELECT seen_part_id FROM conversations WHERE conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(mark.flatten())
+    }
+
+    /// Records the snapshot this attempt works on, unless the run already made a customer-visible
+    /// reply (sent or drafted) in an earlier attempt: that reply answered the older snapshot.
+    /// Returns the run's snapshot after the call.
+    pub async fn note_snapshot(&self, run_id: i64, part_id: &str) -> Result<String, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE runs SET snapshot_part_id = ?1 WHERE id = ?2 AND (snapshot_part_id IS NULL \
+               OR NOT EXISTS (SELECT 1 FROM actions WHERE run_id = ?2 \
+                   AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted')))",
+        )
+        .bind(part_id)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        let snapshot: Option<String> =
+            sqlx::query_scalar("SELECT snapshot_part_id FROM runs WHERE id = ?")
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(snapshot.unwrap_or_else(|| part_id.to_owned()))
+    }
+}
+
+/// Moves the conversation's watermark to `part_id`, inside the run's final transaction.
+pub async fn set_watermark(
+    tx: &mut Transaction<'_, Sqlite>,
+    conversation_id: &str,
+    part_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO conversations (conversation_id, seen_part_id) VALUES (?1, ?2) \
+         ON CONFLICT (conversation_id) DO UPDATE SET seen_part_id = ?2, updated_at = {NOW}"
+    )))
+    .bind(conversation_id)
+    .bind(part_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
