@@ -45,6 +45,9 @@ pub enum Command {
     /// The tool registry; run one tool by hand.
     #[command(subcommand)]
     Tools(crate::tools::cli::ToolsCommand),
+    /// Access tokens for MCP clients and the web console.
+    #[command(subcommand)]
+    Tokens(crate::mcp::cli::TokensCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,7 +133,7 @@ pub enum EventsCommand {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match crate::config::parse_cli() {
+    let cli = match crate::config::parse_cli::<Cli>() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -205,6 +208,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sandbox(args) => sandbox(args).await,
         Command::Tools(command) => crate::tools::cli::run(command).await,
+        Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);
@@ -345,7 +349,8 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+/// Opens and migrates the database of a command (shared by the subcommands of other modules).
+pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
     let handle = Db::open(&db.database_url, db.durability)
         .await
         .context("TRIAGED_DATABASE_URL")?;
@@ -372,8 +377,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// `triaged sandbox`: the simulator until SIGTERM/SIGINT.
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let (config, demo_notes) = match args.into_config() {
-        Ok(parts) => parts,
+    let (config, demo_notes) = match args.into_settings() {
+        Ok(mut settings) => {
+            let notes = std::mem::take(&mut settings.demo_notes);
+            (crate::app::sandbox_config(settings), notes)
+        }
         Err(e) => {
             eprintln!("triaged: {e}");
             return Ok(ExitCode::from(2));
