@@ -16,6 +16,7 @@ mod intercom_client;
 mod lifecycle;
 mod llm;
 mod llm_stub;
+mod mcp;
 mod playbook;
 mod playbook_test;
 mod real_model;
