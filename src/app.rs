@@ -12,17 +12,21 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{Config, EmbeddedSandbox, IntercomConfig},
+    config::{Config, EmbeddedSandbox, IntercomConfig, QueueConfig, RetryConfig, SandboxSettings},
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
     llm::Llm,
-    queue::{self, Janitor},
-    runner::Runner,
+    queue::{self, Janitor, QueueSettings},
+    runner::{RetryPolicy, Runner},
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     triage::Triage,
     web,
 };
+
+/// What the daemon logs when shutdown begins: it drains runs and keeps storing webhooks.
+pub const DRAINING_MESSAGE: &str =
+    "shutting down: /readyz answers 503, webhooks are still stored, runs in flight finish";
 
 /// How often the janitor prunes finished jobs and reconciles stranded events.
 const JANITOR_EVERY: Duration = Duration::from_secs(60);
@@ -36,7 +40,11 @@ pub struct App {
     identity: Identity,
     db: Db,
     runner: Arc<Runner>,
+    /// Stops the worker and the janitor (new work) first.
     shutdown: CancellationToken,
+    /// Stops the HTTP server, once the work has drained.
+    stop_http: CancellationToken,
+    readiness: web::Readiness,
     grace: Duration,
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
@@ -113,21 +121,31 @@ impl App {
 
         let runner = Runner::new(
             db.clone(),
-            config.retry.clone(),
+            retry_policy(&config.retry),
             config.debounce,
-            crate::runner::DEFAULT_LEASE_TTL,
+            config.lease_ttl,
             config.job_hold,
-            Some(Triage::new(
-                db.clone(),
-                intercom.clone(),
-                llm,
-                Arc::new(playbooks),
-                identity.admin_id.clone(),
-                config.max_bot_replies_per_hour,
-            )),
+            Some({
+                let mut triage = Triage::new(
+                    db.clone(),
+                    intercom.clone(),
+                    llm,
+                    Arc::new(playbooks),
+                    identity.admin_id.clone(),
+                    config.max_bot_replies_per_hour,
+                );
+                triage.package_code = config.app_package_code.clone();
+                triage.loop_guard_team = config.loop_guard_team.clone();
+                triage
+            }),
         );
         let worker = (config.queue.workers > 0).then(|| {
-            queue::spawn_worker(&db, runner.clone(), &config.queue, shutdown.child_token())
+            queue::spawn_worker(
+                &db,
+                runner.clone(),
+                &queue_settings(&config.queue),
+                shutdown.child_token(),
+            )
         });
         let janitor = tokio::spawn(
             Janitor {
@@ -137,6 +155,7 @@ impl App {
             .run(shutdown.child_token()),
         );
         let (writer, writer_task) = Writer::spawn(db.clone());
+        let readiness = web::Readiness::default();
         let router = web::router(
             db.clone(),
             Ingest {
@@ -145,15 +164,17 @@ impl App {
                 debounce: config.debounce,
                 echoes: Some(echo_filter(crate::triage::rules::Me {
                     admin: identity.admin_id.clone(),
-                    package_code: None,
+                    package_code: config.app_package_code.clone(),
                 })),
             },
             config.webhook.max_body_bytes,
+            readiness.clone(),
         );
-        let stop_http = shutdown.child_token();
+        let stop_http = CancellationToken::new();
+        let server_stop = stop_http.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop_http.cancelled().await })
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
                 .await
         });
         tracing::info!(%addr, workers = config.queue.workers, "triaged is listening");
@@ -165,6 +186,8 @@ impl App {
             db,
             runner,
             shutdown,
+            stop_http,
+            readiness,
             grace: config.shutdown_grace,
             server,
             writer: writer_task,
@@ -203,17 +226,21 @@ impl App {
         &self.runner
     }
 
-    /// Stops accepting requests, waits for in-flight runs (up to the grace period), closes the
-    /// database. Errors when runs were still going when the grace period ran out.
+    /// Drains, then stops: `/readyz` turns 503 at once, the worker starts no new run, the runs in
+    /// flight finish (up to the grace period) while the receiver keeps storing webhooks, then HTTP
+    /// stops and the database closes. Errors when runs were still going when the grace ran out
+    /// (they run again after the next start: every write is idempotent).
+    ///
+    /// Keeping ingest open during the drain matters: Intercom retries a refused notification only
+    /// once, a minute later, and a load balancer needs a moment to stop routing here.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        tracing::info!("shutting down: no new requests; waiting for in-flight runs");
+        tracing::info!("{DRAINING_MESSAGE}");
         let deadline = tokio::time::Instant::now() + self.grace;
+        self.readiness.set_draining();
         self.shutdown.cancel();
         let runner = self.runner.clone();
+        let stop_http = self.stop_http.clone();
         let drain = async {
-            let server = self.server.await;
-            // The router (and with it every writer handle) is gone: the writer flushes and ends.
-            let _ = self.writer.await;
             let worker = match self.worker {
                 Some(worker) => Some(worker.await),
                 None => None,
@@ -223,6 +250,10 @@ impl App {
             let idle = runner
                 .wait_idle(deadline.saturating_duration_since(tokio::time::Instant::now()))
                 .await;
+            stop_http.cancel();
+            let server = self.server.await;
+            // The router (and with it every writer handle) is gone: the writer flushes and ends.
+            let _ = self.writer.await;
             (server, worker, idle)
         };
         let grace_ran_out = || {
@@ -251,6 +282,36 @@ impl App {
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// The runner's retry policy from the validated settings.
+fn retry_policy(config: &RetryConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: config.max_attempts,
+        base_delay: config.base_delay,
+        max_delay: config.max_delay,
+    }
+}
+
+/// The queue worker's settings from the validated settings.
+fn queue_settings(config: &QueueConfig) -> QueueSettings {
+    QueueSettings {
+        workers: config.workers,
+        poll_interval: config.poll_interval,
+        heartbeat: config.heartbeat,
+        grace: config.grace,
+    }
+}
+
+/// The simulator's configuration for `triaged sandbox`, from its validated settings.
+pub fn sandbox_config(settings: SandboxSettings) -> SandboxConfig {
+    let mut config = SandboxConfig::demo(settings.listen);
+    config.client_secret = settings.client_secret;
+    config.access_token = settings.access_token;
+    config.webhook_url = settings.webhook_url;
+    config.seed = settings.seed.map_or(Seed::Demo, Seed::File);
+    config.rate_limit = settings.rate_limit;
+    config
 }
 
 /// Starts the built-in sandbox of `serve --sandbox`, signing with the daemon's first secret and

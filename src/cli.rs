@@ -45,12 +45,18 @@ pub enum Command {
     /// The tool registry; run one tool by hand.
     #[command(subcommand)]
     Tools(crate::tools::cli::ToolsCommand),
+    /// Access tokens for MCP clients and the web console.
+    #[command(subcommand)]
+    Tokens(crate::mcp::cli::TokensCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Fire unique signed notifications; print throughput and p50/p99/max ack latency.
     Webhooks(crate::bench::BenchArgs),
+    /// Run customer messages through the whole pipeline in this process (embedded sandbox,
+    /// zero-latency model stand-in); print runs/s, latencies, Intercom and model traffic per run.
+    Pipeline(crate::bench::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,7 +133,7 @@ pub enum EventsCommand {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match crate::config::parse_cli() {
+    let cli = match crate::config::parse_cli::<Cli>() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -165,6 +171,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
         Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
+        Command::Bench(BenchCommand::Pipeline(args)) => {
+            crate::bench::pipeline::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Webhooks(args)) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -198,6 +208,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sandbox(args) => sandbox(args).await,
         Command::Tools(command) => crate::tools::cli::run(command).await,
+        Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);
@@ -338,7 +349,8 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+/// Opens and migrates the database of a command (shared by the subcommands of other modules).
+pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
     let handle = Db::open(&db.database_url, db.durability)
         .await
         .context("TRIAGED_DATABASE_URL")?;
@@ -365,8 +377,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// `triaged sandbox`: the simulator until SIGTERM/SIGINT.
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let (config, demo_notes) = match args.into_config() {
-        Ok(parts) => parts,
+    let (config, demo_notes) = match args.into_settings() {
+        Ok(mut settings) => {
+            let notes = std::mem::take(&mut settings.demo_notes);
+            (crate::app::sandbox_config(settings), notes)
+        }
         Err(e) => {
             eprintln!("triaged: {e}");
             return Ok(ExitCode::from(2));

@@ -26,8 +26,7 @@ use tokio::{sync::watch, time::Instant};
 use crate::{
     queue::{self, Job, QueueError},
     store::{
-        Db, StoreError,
-        conversations,
+        Db, StoreError, conversations,
         events::{self, EventRow, EventStatus},
         leases::{self, Claim},
         runs::{self, RunEnd, RunStatus},
@@ -104,10 +103,6 @@ impl RetryPolicy {
         capped + capped.mul_f64(fastrand::f64() * 0.25)
     }
 }
-
-/// A conversation's lease expires this long after its holder last renewed it (the holder renews it
-/// every third of this while the run lives).
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// A job that finds its conversation busy tries again after this long.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
@@ -275,7 +270,10 @@ impl Runner {
         let Some(result) = result.filter(|_| still_held) else {
             // Another run took the conversation over: it owns the record from here on.
             tx.rollback().await?;
-            tracing::warn!(run_id, "the run lost its conversation lease; stopped without writing");
+            tracing::warn!(
+                run_id,
+                "the run lost its conversation lease; stopped without writing"
+            );
             metrics::counter!("triaged_runs_fenced_total").increment(1);
             return Ok("fenced");
         };
@@ -348,7 +346,10 @@ impl Runner {
 
     /// Writes how the run ended (run, event, watermark, follow-up or retry) inside the final
     /// transaction. Returns the job's label.
-    #[expect(clippy::too_many_arguments, reason = "one call site, all of the run's end")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site, all of the run's end"
+    )]
     async fn record_end(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,

@@ -48,7 +48,10 @@ pub struct Ingest {
 /// Built by the app from triage's rules, so ingest never imports a later stage. An echo stored
 /// `ignored` never gets a job, so no customer message is ever coalesced into it.
 #[derive(Clone)]
-pub struct EchoFilter(pub Arc<dyn Fn(&str, &[u8]) -> bool + Send + Sync>);
+pub struct EchoFilter(pub Arc<EchoTest>);
+
+/// `(topic, raw body) → is the bot's own echo`.
+pub type EchoTest = dyn Fn(&str, &[u8]) -> bool + Send + Sync;
 
 impl std::fmt::Debug for EchoFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -302,7 +302,7 @@ impl Lease {
 
     /// [`Lease::holds`] inside the caller's transaction (the run's final one).
     pub async fn holds_in(&self, tx: &mut Transaction<'_, Sqlite>) -> Result<bool, StoreError> {
-        self.holds_on(&mut **tx).await
+        self.holds_on(tx).await
     }
 
     async fn holds_on(&self, conn: &mut sqlx::SqliteConnection) -> Result<bool, StoreError> {

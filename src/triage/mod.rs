@@ -315,13 +315,12 @@ impl Triage {
         )
         .await?;
         match ending {
-            run_playbook::Ending::Succeeded { outcome: o } => Ok(outcome(
-                RunStatus::Succeeded,
-                o,
-                Some(playbook.name.clone()),
-                None,
-            )
-            .seeing(seen)),
+            run_playbook::Ending::Succeeded { outcome: o } => {
+                Ok(
+                    outcome(RunStatus::Succeeded, o, Some(playbook.name.clone()), None)
+                        .seeing(seen),
+                )
+            }
             run_playbook::Ending::Failed { reason, detail } => {
                 Err(RunError::Permanent { reason, detail })
             }

@@ -4,7 +4,7 @@
 
 use super::rules::{Me, by_bot};
 use crate::{
-    intercom::models::{Conversation, Part},
+    intercom::models::{Conversation, Part, PartType},
     tools::html,
 };
 
@@ -34,17 +34,15 @@ fn is_newer(parts: &[Part], index: usize, watermark: &str) -> bool {
     if let Some(at) = parts.iter().position(|p| p.id == watermark) {
         return index > at;
     }
-    match (
-        parts[index].id.parse::<u128>(),
-        watermark.parse::<u128>(),
-    ) {
+    match (parts[index].id.parse::<u128>(), watermark.parse::<u128>()) {
         (Ok(id), Ok(mark)) => id > mark,
         _ => true,
     }
 }
 
-/// The parts newer than `watermark`. Without a watermark (no run recorded one), everything after
-/// the bot's own newest part is new, and the first message too when the bot never wrote.
+/// The parts newer than `watermark`. Without a watermark (no run finished on the conversation yet),
+/// everything after the bot's newest reply is new, and the first message too when it never
+/// replied.
 pub fn unseen<'a>(conversation: &'a Conversation, watermark: Option<&str>, me: &Me) -> Unseen<'a> {
     let parts = conversation.parts();
     match watermark {
@@ -56,7 +54,10 @@ pub fn unseen<'a>(conversation: &'a Conversation, watermark: Option<&str>, me: &
                 .collect(),
         },
         None => {
-            let after = parts.iter().rposition(|p| by_bot(p, me));
+            // Only a reply answers; a note or an assignment of an interrupted run does not.
+            let after = parts
+                .iter()
+                .rposition(|p| by_bot(p, me) && p.part_type == PartType::Comment);
             Unseen {
                 source: after.is_none(),
                 parts: parts[after.map_or(0, |i| i + 1)..].iter().collect(),
@@ -111,7 +112,8 @@ fn source_by_customer(conversation: &Conversation) -> bool {
 /// have yet (Intercom's read lagging behind its webhook): either way the conversation is due again.
 pub fn due_again(latest: &Conversation, watermark: &str, covered: &[Vec<Part>], me: &Me) -> bool {
     let parts = latest.parts();
-    let newer = (0..parts.len()).any(|i| is_newer(parts, i, watermark) && by_customer(&parts[i], me));
+    let newer =
+        (0..parts.len()).any(|i| is_newer(parts, i, watermark) && by_customer(&parts[i], me));
     let missing = covered
         .iter()
         .flatten()

@@ -11,10 +11,42 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use crate::{ingest::Ingest, queue, store::Db};
 
+/// Whether this process wants new traffic. Shutdown flips it to draining first, so `/readyz`
+/// answers 503 (a load balancer stops routing here) while the receiver still stores every webhook
+/// that reaches it until the runs in flight have finished.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    draining: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// From now on `/readyz` answers 503 `draining`.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::set_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The state of the ops endpoints.
+#[derive(Debug, Clone)]
+struct Ops {
+    db: Db,
+    readiness: Readiness,
+}
+
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
-pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize) -> Router {
+pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize, readiness: Readiness) -> Router {
     let webhooks = Router::new()
         .route(
             "/webhooks/intercom",
@@ -26,7 +58,7 @@ pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(db);
+        .with_state(Ops { db, readiness });
     webhooks
         .merge(ops)
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -39,8 +71,12 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 when the database and the queue answer, else 503 with the reason.
-async fn readyz(State(db): State<Db>) -> impl IntoResponse {
+/// 200 when the database and the queue answer, else 503 with the reason (`draining` once
+/// shutdown has begun).
+async fn readyz(State(Ops { db, readiness }): State<Ops>) -> impl IntoResponse {
+    if readiness.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
     if let Err(error) = db.ping().await {
         tracing::warn!(%error, "readiness: database unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
@@ -53,7 +89,7 @@ async fn readyz(State(db): State<Db>) -> impl IntoResponse {
 }
 
 /// Prometheus text format.
-async fn metrics(State(db): State<Db>) -> impl IntoResponse {
+async fn metrics(State(Ops { db, .. }): State<Ops>) -> impl IntoResponse {
     if let Ok(depth) = queue::depth(&db).await {
         metrics::gauge!("triaged_queue_depth").set(depth as f64);
     }

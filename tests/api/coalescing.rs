@@ -142,7 +142,10 @@ async fn a_lease_excludes_everyone_until_released_or_expired_and_each_holder_get
     let mut tx = db.begin_write().await.unwrap();
     leases::release(&mut tx, &a).await.unwrap();
     tx.commit().await.unwrap();
-    assert!(!a.holds(db).await.unwrap(), "a released lease fences its run");
+    assert!(
+        !a.holds(db).await.unwrap(),
+        "a released lease fences its run"
+    );
 
     let b = claim(db, 2, "evt:2:1", "proc-b", Duration::ZERO).await;
     assert_eq!(b, acquired(2, "proc-b"));

@@ -90,8 +90,14 @@ async fn a_message_sent_while_the_run_is_in_flight_gets_its_own_answer_from_a_ru
 
     let replies = app.bot_replies(REFUND);
     assert_eq!(replies.len(), 2, "{replies:?}");
-    assert!(replies[0].contains("Answer to the first message."), "{replies:?}");
-    assert!(replies[1].contains("Answer to the second message."), "{replies:?}");
+    assert!(
+        replies[0].contains("Answer to the first message."),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].contains("Answer to the second message."),
+        "{replies:?}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM runs WHERE reason = 'own_action'")
             .await,
@@ -189,7 +195,9 @@ steps:
     assert_eq!(runs[0].outcome.as_deref(), Some("handed_off"));
     let conversation = sandbox.conversation(REFUND).unwrap();
     assert_eq!(
-        conversation["team_assignee_id"].to_string().trim_matches('"'),
+        conversation["team_assignee_id"]
+            .to_string()
+            .trim_matches('"'),
         BILLING_TEAM
     );
     let notes = app
@@ -290,7 +298,9 @@ fallback:
     assert_eq!(runs[0].reason.as_deref(), Some("loop_guard"), "{runs:#?}");
     let conversation = sandbox.conversation(REFUND).unwrap();
     assert_eq!(
-        conversation["team_assignee_id"].to_string().trim_matches('"'),
+        conversation["team_assignee_id"]
+            .to_string()
+            .trim_matches('"'),
         BILLING_TEAM,
         "the loop guard assigned the conversation to the fallback team"
     );
@@ -302,9 +312,51 @@ fallback:
         })
         .collect();
     assert_eq!(guard_notes.len(), 1, "one note says why");
-    assert!(app.bot_replies(REFUND).is_empty(), "draft mode sends nothing");
+    assert!(
+        app.bot_replies(REFUND).is_empty(),
+        "draft mode sends nothing"
+    );
     assert_eq!(
         app.app.db().conversation_status(REFUND).await.unwrap(),
         "handed_off"
     );
+}
+
+#[tokio::test]
+async fn a_customer_message_through_another_integration_after_the_bot_replied_starts_a_run() {
+    let ack = playbook(
+        "ack",
+        r#"name: ack
+description: Acknowledge.
+priority: 1
+mode: live
+trigger:
+  topics: [conversation.user.replied]
+steps:
+  - reply: "Thanks, we are looking into it."
+"#,
+    );
+    let app = spawn_scenario(&[ack], None, Duration::ZERO).await;
+    let sandbox = app.sandbox();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Hi, about my refund")
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(app.bot_replies(REFUND).len(), 1);
+
+    // The customer follows up on WhatsApp: the part carries the connector's package code.
+    sandbox
+        .customer_says_via_app(REFUND, PRIYA, "Any news?", "whatsapp-connector")
+        .await
+        .unwrap();
+    app.settle().await;
+
+    assert_eq!(
+        app.bot_replies(REFUND).len(),
+        2,
+        "another app's part is the customer's, not the bot's"
+    );
+    let runs = app.app.db().list_runs(None, 5).await.unwrap();
+    assert_eq!(runs[0].outcome.as_deref(), Some("replied"), "{runs:#?}");
 }

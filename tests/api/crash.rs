@@ -1,15 +1,26 @@
-//! The crash-safety harness: a burst of customer messages across many conversations while the
-//! daemon (a child process) is SIGKILLed and restarted several times; then every accepted event
-//! must have its reply, and no conversation two. The sandbox lives in the test process, so its
-//! state survives the kills, as Intercom's would.
+//! The crash-safety harness: customers across many conversations write twice (half of them the
+//! second time while the bot's first run is in flight) to an agent playbook that writes twice per
+//! run (a note, then the reply), while the daemon (a child process) is SIGKILLed and restarted
+//! several times; then every customer message must have been answered exactly once, counted in
+//! the sandbox. The sandbox lives in the test process, so its state survives the kills, as
+//! Intercom's would.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use serde_json::{Value, json};
 use triaged::sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
-use crate::{daemon::Daemon, helpers::SECRET};
+use crate::{
+    daemon::Daemon,
+    helpers::SECRET,
+    llm_stub::{LlmStub, Turn},
+};
 
-const MESSAGES: usize = 300;
+const CONVERSATIONS: usize = 60;
 const KILLS: usize = 5;
 const CONTACTS: [&str; 3] = [
     "6762f1261bb69f9f21930001",
@@ -17,21 +28,76 @@ const CONTACTS: [&str; 3] = [
     "6762f1261bb69f9f21930003",
 ];
 
-const ACK: &str = r#"name: ack
-description: Acknowledge every new conversation once.
+/// Two writes per run: an internal note, then the reply.
+const ANSWER: &str = r#"name: answer
+description: Note what the customer asked, then answer it.
 priority: 1
 mode: live
 trigger:
-  topics: [conversation.user.created]
+  topics: [conversation.user.created, conversation.user.replied]
 steps:
-  - reply: "Thanks, we got your message and will get back to you."
+  - agent:
+      instructions: Add a note, then answer the customer's newest message in one reply.
+      tools: [add_note, reply_to_conversation]
+fallback:
+  - note: "could not answer: {{failure.reason}}"
 "#;
+
+/// The scripted model: notes the newest customer message of the snapshot (`ask-I-K`), then
+/// replies `answer q-I-K`; tells the test (`in_flight`) when a run first asks about a
+/// conversation, so it can write again while the run is in flight.
+fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Turn {
+    Turn::Forever(Box::new(Turn::Dynamic(Arc::new(move |request: &Value| {
+        let messages = request["messages"].as_array().cloned().unwrap_or_default();
+        let system = messages
+            .first()
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let conversation = system
+            .split("handling conversation ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_default()
+            .to_owned();
+        let newest = system
+            .match_indices("ask-")
+            .last()
+            .map(|(at, _)| {
+                system[at + 4..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '-')
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        let last_call = messages
+            .iter()
+            .rev()
+            .find_map(|m| m["tool_calls"][0]["function"]["name"].as_str())
+            .map(str::to_owned);
+        match last_call.as_deref() {
+            None => {
+                let _ = in_flight.send(conversation.clone());
+                Turn::tool(
+                    "add_note",
+                    json!({"conversation_id": conversation, "body": format!("noted q-{newest}")}),
+                )
+            }
+            Some("add_note") => Turn::tool(
+                "reply_to_conversation",
+                json!({"conversation_id": conversation, "body": format!("answer q-{newest}")}),
+            ),
+            Some(_) => Turn::Text("done".into()),
+        }
+    }))))
+}
 
 async fn start_daemon(
     db: &std::path::Path,
     playbooks: &str,
     listen: &str,
     sandbox: &str,
+    llm: &str,
 ) -> Daemon {
     Daemon::start_with(
         &["serve"],
@@ -42,22 +108,72 @@ async fn start_daemon(
             ("TRIAGED_WORKERS", "4"),
             ("TRIAGED_HEARTBEAT", "1s"),
             ("TRIAGED_RETRY_DELAY", "200ms"),
+            // A killed run's lease expires this long after its last renewal.
+            ("TRIAGED_LEASE_TTL", "2s"),
             ("INTERCOM_BASE_URL", sandbox),
             ("INTERCOM_ACCESS_TOKEN", DEMO_ACCESS_TOKEN),
+            ("TRIAGED_LLM_BASE_URL", llm),
+            ("TRIAGED_LLM_API_KEY", "scripted"),
+            ("TRIAGED_LLM_MODEL", "scripted-model"),
             ("RUST_LOG", "info,triaged::ingest=warn"),
         ],
     )
     .await
 }
 
+/// What one conversation looks like in the sandbox afterwards.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Which customer message (`K` of `ask-I-K`) each bot reply answered, in order.
+    answered: Vec<u32>,
+}
+
+impl Tally {
+    fn of(sandbox: &Sandbox, id: &str) -> Self {
+        let bot = sandbox.bot_admin_id();
+        let answered =
+            sandbox.conversation(id).unwrap()["conversation_parts"]["conversation_parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| {
+                    p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(bot.as_str())
+                })
+                .map(|p| {
+                    let body = p["body"].as_str().unwrap_or_default();
+                    body.rsplit('-')
+                        .next()
+                        .and_then(|k| k.trim_end_matches("</p>").trim().parse().ok())
+                        .unwrap_or(0)
+                })
+                .collect();
+        Self { answered }
+    }
+
+    /// Replies needed: one per message, except when the first answer already saw the second.
+    fn needed(&self) -> usize {
+        if self.answered.first() == Some(&2) {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// Every customer message answered exactly once: the answers name messages in strictly
+    /// increasing order and the last one names the second message.
+    fn exactly_once(&self) -> bool {
+        self.answered.windows(2).all(|w| w[0] < w[1]) && self.answered.last() == Some(&2)
+    }
+}
+
 #[tokio::test]
-async fn sigkills_during_a_burst_lose_no_accepted_message_and_double_no_reply() {
+async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_exactly_once() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("triaged.db");
     let playbooks = dir.path().join("playbooks");
     std::fs::create_dir_all(&playbooks).unwrap();
-    std::fs::write(playbooks.join("ack.yaml"), ACK).unwrap();
+    std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
     let playbooks = playbooks.display().to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -66,27 +182,66 @@ async fn sigkills_during_a_burst_lose_no_accepted_message_and_double_no_reply() 
         .port();
     let listen = format!("127.0.0.1:{port}");
 
+    let (in_flight_tx, mut in_flight) = tokio::sync::mpsc::unbounded_channel();
+    let stub = LlmStub::start().await;
+    stub.push([model(in_flight_tx)]);
+    let llm = stub.base_url();
     let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
     config.client_secret = SECRET.to_owned();
     config.webhook_url = Some(format!("http://{listen}/webhooks/intercom"));
     config.rate_limit = 100_000;
-    let sandbox = Sandbox::start(config).await.unwrap();
+    // A message written while the daemon is down reaches it on Intercom's one redelivery
+    // (a minute later in Intercom; sooner here).
+    config.redeliver_after = Some(Duration::from_secs(2));
+    let sandbox = Arc::new(Sandbox::start(config).await.unwrap());
     let base = sandbox.base_url();
 
+    // Conversations and the index of their customer; which ones got their second message.
+    let index: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let second_sent: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let in_flight_seconds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Half the conversations (even indexes) get their second message while their first run is in
+    // flight: the model has been asked, nothing is written yet.
+    let writer = {
+        let (sandbox, index, second_sent, counter) = (
+            sandbox.clone(),
+            index.clone(),
+            second_sent.clone(),
+            in_flight_seconds.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(id) = in_flight.recv().await {
+                let Some(i) = index.lock().unwrap().get(&id).copied() else {
+                    continue;
+                };
+                if i % 2 != 0 || !second_sent.lock().unwrap().insert(id.clone()) {
+                    continue;
+                }
+                let contact = CONTACTS[i % CONTACTS.len()];
+                sandbox
+                    .customer_says(Some(&id), contact, &format!("ask-{i}-2: one more thing"))
+                    .await
+                    .unwrap();
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+
     let started = Instant::now();
-    let mut daemon = Some(start_daemon(&db, &playbooks, &listen, &base).await);
+    let mut daemon = Some(start_daemon(&db, &playbooks, &listen, &base, &llm).await);
     let watch = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     let mut unfinished_at_kills = 0i64;
-    let mut conversations = Vec::with_capacity(MESSAGES);
-    let per_round = MESSAGES / (KILLS + 1);
-    for i in 0..MESSAGES {
+    let mut conversations = Vec::with_capacity(CONVERSATIONS);
+    let per_round = CONVERSATIONS / (KILLS + 1);
+    for i in 0..CONVERSATIONS {
         let contact = CONTACTS[i % CONTACTS.len()];
         let id = sandbox
-            .customer_says(None, contact, &format!("Message {i}: please help"))
+            .customer_says(None, contact, &format!("ask-{i}-1: please help"))
             .await
             .unwrap();
+        index.lock().unwrap().insert(id.clone(), i);
         conversations.push(id);
         if (i + 1) % per_round == 0 && (i + 1) / per_round <= KILLS {
             // The round's notifications are accepted and their runs are working: kill now.
@@ -100,21 +255,27 @@ async fn sigkills_during_a_burst_lose_no_accepted_message_and_double_no_reply() 
             if let Some(d) = daemon.take() {
                 d.kill().await;
             }
-            daemon = Some(start_daemon(&db, &playbooks, &listen, &base).await);
+            daemon = Some(start_daemon(&db, &playbooks, &listen, &base, &llm).await);
         }
     }
-    sandbox.flush_webhooks().await;
+    // Everyone else writes again now, whatever their first run is doing.
+    for (i, id) in conversations.iter().enumerate() {
+        if second_sent.lock().unwrap().insert(id.clone()) {
+            let contact = CONTACTS[i % CONTACTS.len()];
+            sandbox
+                .customer_says(Some(id), contact, &format!("ask-{i}-2: one more thing"))
+                .await
+                .unwrap();
+        }
+    }
 
     // The daemon is another process: wait for it to finish by reading its database, bounded.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         sandbox.flush_webhooks().await;
         let open: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                .fetch_one(&pool)
+                .fetch_one(&watch)
                 .await
                 .unwrap();
         if open == 0 {
@@ -122,56 +283,105 @@ async fn sigkills_during_a_burst_lose_no_accepted_message_and_double_no_reply() 
         }
         assert!(
             Instant::now() < deadline,
-            "{open} events still queued after 120 s"
+            "{open} events still queued after 180 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drained = started.elapsed();
+    writer.abort();
 
-    let accepted: Vec<String> = sqlx::query_scalar(
-        "SELECT conversation_id FROM webhook_events WHERE topic = 'conversation.user.created'",
+    let accepted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_events WHERE topic LIKE 'conversation.user.%'",
     )
-    .fetch_all(&pool)
+    .fetch_one(&watch)
     .await
     .unwrap();
-    let bot = sandbox.bot_admin_id();
-    let replies = |id: &str| {
-        sandbox.conversation(id).unwrap()["conversation_parts"]["conversation_parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| {
-                p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(bot.as_str())
-            })
-            .count()
-    };
-    let lost: Vec<&String> = accepted.iter().filter(|id| replies(id) == 0).collect();
-    let doubled: Vec<&String> = conversations.iter().filter(|id| replies(id) > 1).collect();
-    let stats = sandbox.stats();
+    let failed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'failed'")
+            .fetch_one(&watch)
+            .await
+            .unwrap();
+    let tallies: Vec<(String, Tally)> = conversations
+        .iter()
+        .map(|id| (id.clone(), Tally::of(&sandbox, id)))
+        .collect();
+    let replies: usize = tallies.iter().map(|(_, t)| t.answered.len()).sum();
+    let needed: usize = tallies.iter().map(|(_, t)| t.needed()).sum();
+    let two = tallies
+        .iter()
+        .filter(|(_, t)| t.answered.len() == 2)
+        .count();
+    let one = tallies
+        .iter()
+        .filter(|(_, t)| t.answered.len() == 1)
+        .count();
+    let lost: Vec<&(String, Tally)> = tallies
+        .iter()
+        .filter(|(_, t)| t.answered.last() != Some(&2))
+        .collect();
+    let doubled: Vec<&(String, Tally)> = tallies
+        .iter()
+        .filter(|(_, t)| !t.answered.windows(2).all(|w| w[0] < w[1]))
+        .collect();
+    let in_flight_seconds = in_flight_seconds.load(std::sync::atomic::Ordering::SeqCst);
     eprintln!(
-        "crash harness: {MESSAGES} messages, {KILLS} SIGKILLs, {} accepted, {} not delivered while \
-         the daemon was down, lost {}, doubled {}, drained in {:.1}s",
-        accepted.len(),
-        MESSAGES - accepted.len(),
+        "crash harness: {CONVERSATIONS} conversations, {} customer messages ({in_flight_seconds} \
+         sent while the first run was in flight), {KILLS} SIGKILLs, {accepted} accepted, \
+         {unfinished_at_kills} queued or running at the kills; {replies} bot replies for {needed} \
+         needed ({two} conversations answered twice, {one} once because the first answer saw \
+         both messages), lost {}, doubled {}, failed events {failed}, drained in {:.1}s",
+        CONVERSATIONS * 2,
         lost.len(),
         doubled.len(),
         drained.as_secs_f64()
     );
-    let _ = stats;
     assert_eq!(
-        accepted.len(),
-        MESSAGES,
+        accepted,
+        i64::try_from(CONVERSATIONS * 2).unwrap(),
         "every customer message reached the daemon"
-    );
-    eprintln!(
-        "crash harness: {unfinished_at_kills} accepted events were still queued or running at the kills"
     );
     assert!(
         unfinished_at_kills > 0,
         "the kills interrupted work in progress"
     );
-    assert!(lost.is_empty(), "accepted but never answered: {lost:?}");
-    assert!(doubled.is_empty(), "answered twice: {doubled:?}");
+    assert!(in_flight_seconds > 0, "some second messages came mid-run");
+    for (id, tally) in lost.iter().chain(&doubled) {
+        // What the daemon recorded, for the failure message.
+        let events: Vec<(i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, topic, status, coalesced_into FROM webhook_events \
+             WHERE conversation_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&watch)
+        .await
+        .unwrap();
+        let runs: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, event_id, status, reason FROM runs \
+             WHERE conversation_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&watch)
+        .await
+        .unwrap();
+        eprintln!(
+            "conversation {id}: answers {:?}\n  events {events:?}\n  runs {runs:?}",
+            tally.answered
+        );
+    }
+    assert!(
+        lost.is_empty(),
+        "a customer message never answered: {lost:?}"
+    );
+    assert!(
+        doubled.is_empty(),
+        "a customer message answered twice: {doubled:?}"
+    );
+    assert!(tallies.iter().all(|(_, t)| t.exactly_once()), "{tallies:?}");
+    assert_eq!(
+        replies, needed,
+        "bot replies = customer messages that needed one"
+    );
+    assert_eq!(failed, 0, "no event ended failed");
     if let Some(d) = daemon {
         assert_eq!(d.terminate().await, Some(0));
     }

@@ -144,13 +144,37 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit; returns the exit code.
-    pub async fn terminate(mut self) -> Option<i32> {
+    pub async fn terminate(self) -> Option<i32> {
+        self.send_sigterm();
+        self.wait_exit().await
+    }
+
+    /// Sends SIGTERM and returns at once (the daemon drains; see [`Self::wait_exit`]).
+    pub fn send_sigterm(&self) {
+        self.signal("-TERM");
+    }
+
+    /// SIGSTOP: the process is frozen where it stands (a stalled VM, a GC pause, a debugger).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT: a paused process carries on as if nothing happened.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
-            .expect("kill -TERM");
-        assert!(status.success());
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits for the process to exit; returns the exit code.
+    pub async fn wait_exit(mut self) -> Option<i32> {
         let exit = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("exits within the patience window")

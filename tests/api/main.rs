@@ -5,6 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod bench;
 mod coalescing;
 mod contract;
 mod conversation_model;
@@ -12,11 +13,13 @@ mod conversation_rules;
 mod crash;
 mod daemon;
 mod faults;
+mod fencing;
 mod helpers;
 mod intercom_client;
 mod lifecycle;
 mod llm;
 mod llm_stub;
+mod mcp;
 mod playbook;
 mod playbook_test;
 mod real_model;
