@@ -2,3 +2,4 @@
 //! success, a collapsed id or a stray file.
 
 mod notification_ids;
+mod read_commands;
