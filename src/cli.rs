@@ -45,6 +45,9 @@ pub enum Command {
     /// The tool registry; run one tool by hand.
     #[command(subcommand)]
     Tools(crate::tools::cli::ToolsCommand),
+    /// Access tokens for MCP clients and the web console.
+    #[command(subcommand)]
+    Tokens(crate::mcp::cli::TokensCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +225,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sandbox(args) => sandbox(args).await,
         Command::Tools(command) => crate::tools::cli::run(command).await,
+        Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);
@@ -365,7 +369,9 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+/// Opens and migrates the database of a command (shared by the subcommands of other modules);
+/// a malformed URL is a [`UsageError`].
+pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
     crate::config::check_database_url(&db.database_url).map_err(|e| UsageError(e.to_string()))?;
     let handle = Db::open(&db.database_url, db.durability)
         .await

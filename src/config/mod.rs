@@ -14,7 +14,7 @@ pub mod validated;
 
 use std::time::Duration;
 
-pub use args::{DbArgs, GlobalArgs, IntercomArgs, SandboxArgs, ServeArgs};
+pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, ServeArgs};
 use clap::ValueEnum;
 pub use layering::parse_cli;
 pub use validated::{

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod events;
 pub mod leases;
 pub mod runs;
+pub mod tokens;
 
 use std::{str::FromStr, time::Duration};
 

@@ -42,11 +42,12 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-const READ_COMMANDS: [&[&str]; 4] = [
+const READ_COMMANDS: [&[&str]; 5] = [
     &["events", "list"],
     &["runs", "list"],
     &["runs", "show", "1"],
     &["events", "list", "--json"],
+    &["tokens", "list"],
 ];
 
 #[test]
