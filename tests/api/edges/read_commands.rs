@@ -143,10 +143,9 @@ async fn read_commands_read_a_database_in_a_read_only_directory_without_writing_
         }
         assert_eq!(out.status.code(), Some(0), "{command:?}: {}", stderr(out));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            stdout.contains("conversation.user.replied") || command[0] == "runs",
-            "{stdout}"
-        );
+        if command[0] == "events" {
+            assert!(stdout.contains("conversation.user.replied"), "{stdout}");
+        }
     }
     assert_eq!(before.0, after.0, "no -wal, -shm or other file appeared");
     assert!(
