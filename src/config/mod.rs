@@ -6,7 +6,10 @@
 //! validated at start-up; an invalid or missing required setting is one line naming the variable.
 //! Secrets are [`SecretString`]s and never printed (not even by `--help`).
 
+mod console;
 mod layering;
+
+pub use console::{ConsoleArgs, ConsoleConfig};
 
 pub use layering::parse_cli;
 use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
@@ -165,6 +168,8 @@ pub struct ServeArgs {
     /// With `--sandbox`: a workspace YAML file to start from instead of the demo workspace.
     #[arg(long, env = "SANDBOX_SEED")]
     pub sandbox_seed: Option<PathBuf>,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 }
 
 /// `triaged sandbox` settings: the Intercom simulator alone, on its own port.
@@ -277,6 +282,8 @@ pub struct Config {
     pub max_bot_replies_per_hour: u32,
     /// Run against a built-in sandbox instead of Intercom.
     pub sandbox: Option<EmbeddedSandbox>,
+    /// The console, LLM cost and retention.
+    pub console: ConsoleConfig,
 }
 
 /// `serve --sandbox`: the built-in Intercom simulator the daemon runs against.
@@ -338,7 +345,9 @@ impl Config {
             .or(args.openai_api_key)
             .filter(|k| !k.trim().is_empty())
             .map(SecretString::from);
+        let console = args.console.into_config()?;
         Ok(Self {
+            console,
             listen: args.listen,
             database_url: args.db.database_url,
             durability: args.db.durability,

@@ -11,10 +11,10 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::{ingest::Ingest, queue, store::Db};
+use crate::{ingest::Ingest, queue, store::Db, supervise::Health};
 
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
-pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize) -> Router {
+pub fn router(db: Db, health: Health, ingest: Ingest, max_body_bytes: usize) -> Router {
     let webhooks = Router::new()
         .route(
             "/webhooks/intercom",
@@ -26,7 +26,7 @@ pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(db);
+        .with_state(Ops { db, health });
     webhooks
         .merge(ops)
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -39,21 +39,38 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 when the database and the queue answer, else 503 with the reason.
-async fn readyz(State(db): State<Db>) -> impl IntoResponse {
+/// State of the ops endpoints.
+#[derive(Debug, Clone)]
+struct Ops {
+    db: Db,
+    health: Health,
+}
+
+/// 200 when the database and the queue answer and every background task runs, else 503 with the
+/// reason.
+async fn readyz(State(Ops { db, health }): State<Ops>) -> impl IntoResponse {
+    if let Some(reason) = health.failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, reason);
+    }
     if let Err(error) = db.ping().await {
         tracing::warn!(%error, "readiness: database unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable".to_owned(),
+        );
     }
     if let Err(error) = queue::depth(&db).await {
         tracing::warn!(%error, "readiness: queue unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "queue unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue unreachable".to_owned(),
+        );
     }
-    (StatusCode::OK, "ready")
+    (StatusCode::OK, "ready".to_owned())
 }
 
 /// Prometheus text format.
-async fn metrics(State(db): State<Db>) -> impl IntoResponse {
+async fn metrics(State(Ops { db, .. }): State<Ops>) -> impl IntoResponse {
     if let Ok(depth) = queue::depth(&db).await {
         metrics::gauge!("triaged_queue_depth").set(depth as f64);
     }

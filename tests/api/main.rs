@@ -6,6 +6,7 @@
 )]
 
 mod coalescing;
+mod console;
 mod contract;
 mod conversation_rules;
 mod crash;
