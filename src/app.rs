@@ -26,6 +26,10 @@ use crate::{
     web,
 };
 
+/// What the daemon logs when shutdown begins: it drains runs and keeps storing webhooks.
+pub const DRAINING_MESSAGE: &str =
+    "shutting down: /readyz answers 503, webhooks are still stored, runs in flight finish";
+
 /// How often the janitor prunes finished jobs and reconciles stranded events.
 const JANITOR_EVERY: Duration = Duration::from_secs(60);
 
@@ -38,7 +42,11 @@ pub struct App {
     identity: Identity,
     db: Db,
     runner: Arc<Runner>,
+    /// Stops the worker and the janitor (new work) first.
     shutdown: CancellationToken,
+    /// Stops the HTTP server, once the work has drained.
+    stop_http: CancellationToken,
+    readiness: web::Readiness,
     grace: Duration,
     health: Health,
     server: JoinHandle<std::io::Result<()>>,
@@ -143,20 +151,23 @@ impl App {
         tokio::spawn(crate::telemetry::upkeep(shutdown.child_token()));
         let (writer, writer_task) = Writer::spawn(db.clone());
         let writer_task = health.adopt("ingest writer", &shutdown, writer_task);
+        let readiness = web::Readiness::default();
         let router = web::router(
             db.clone(),
-            health.clone(),
             Ingest {
                 writer,
                 secrets: Arc::new(config.webhook.secrets.clone()),
                 debounce: config.debounce,
             },
             config.webhook.max_body_bytes,
+            readiness.clone(),
+            health.clone(),
         );
-        let stop_http = shutdown.child_token();
+        let stop_http = CancellationToken::new();
+        let server_stop = stop_http.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop_http.cancelled().await })
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
                 .await
         });
         tracing::info!(%addr, workers = config.queue.workers, "triaged is listening");
@@ -168,6 +179,8 @@ impl App {
             db,
             runner,
             shutdown,
+            stop_http,
+            readiness,
             grace: config.shutdown_grace,
             health,
             server,
@@ -230,17 +243,21 @@ impl App {
         }
     }
 
-    /// Stops accepting requests, waits for in-flight runs (up to the grace period), closes the
-    /// database. Errors when runs were still going when the grace period ran out.
+    /// Drains, then stops: `/readyz` turns 503 at once, the worker starts no new run, the runs in
+    /// flight finish (up to the grace period) while the receiver keeps storing webhooks, then HTTP
+    /// stops and the database closes. Errors when runs were still going when the grace ran out
+    /// (they run again after the next start: every write is idempotent).
+    ///
+    /// Keeping ingest open during the drain matters: Intercom retries a refused notification only
+    /// once, a minute later, and a load balancer needs a moment to stop routing here.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        tracing::info!("shutting down: no new requests; waiting for in-flight runs");
+        tracing::info!("{DRAINING_MESSAGE}");
         let deadline = tokio::time::Instant::now() + self.grace;
+        self.readiness.set_draining();
         self.shutdown.cancel();
         let runner = self.runner.clone();
+        let stop_http = self.stop_http.clone();
         let drain = async {
-            let server = self.server.await;
-            // The router (and with it every writer handle) is gone: the writer flushes and ends.
-            let _ = self.writer.await;
             let worker = match self.worker {
                 Some(worker) => Some(worker.await),
                 None => None,
@@ -250,6 +267,10 @@ impl App {
             let idle = runner
                 .wait_idle(deadline.saturating_duration_since(tokio::time::Instant::now()))
                 .await;
+            stop_http.cancel();
+            let server = self.server.await;
+            // The router (and with it every writer handle) is gone: the writer flushes and ends.
+            let _ = self.writer.await;
             (server, worker, idle)
         };
         let grace_ran_out = || {

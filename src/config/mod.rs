@@ -138,7 +138,9 @@ pub struct ServeArgs {
     #[arg(long, env = "TRIAGED_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// On SIGTERM/SIGINT, how long in-flight runs may take to finish before the process exits.
-    #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "60s", value_parser = parse_duration)]
+    /// Short on purpose: a run cut off is resumed after the next start without doubling a write,
+    /// while a long drain delays the restart (and, with one replica, the next webhooks).
+    #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
     /// How often an idle worker looks for new jobs.
     #[arg(long, env = "TRIAGED_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]

@@ -11,10 +11,49 @@ use axum::{
 };
 use tower_http::trace::TraceLayer;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use crate::{ingest::Ingest, queue, store::Db, supervise::Health};
 
+/// Whether this process wants new traffic. Shutdown flips it to draining first, so `/readyz`
+/// answers 503 (a load balancer stops routing here) while the receiver still stores every webhook
+/// that reaches it until the runs in flight have finished.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    draining: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// From now on `/readyz` answers 503 `draining`.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Self::set_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The state of the ops endpoints.
+#[derive(Debug, Clone)]
+struct Ops {
+    db: Db,
+    readiness: Readiness,
+    health: Health,
+}
+
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
-pub fn router(db: Db, health: Health, ingest: Ingest, max_body_bytes: usize) -> Router {
+pub fn router(
+    db: Db,
+    ingest: Ingest,
+    max_body_bytes: usize,
+    readiness: Readiness,
+    health: Health,
+) -> Router {
     let webhooks = Router::new()
         .route(
             "/webhooks/intercom",
@@ -26,7 +65,11 @@ pub fn router(db: Db, health: Health, ingest: Ingest, max_body_bytes: usize) -> 
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Ops { db, health });
+        .with_state(Ops {
+            db,
+            readiness,
+            health,
+        });
     webhooks
         .merge(ops)
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -39,18 +82,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// State of the ops endpoints.
-#[derive(Debug, Clone)]
-struct Ops {
-    db: Db,
-    health: Health,
-}
-
 /// 200 when the database and the queue answer and every background task runs, else 503 with the
-/// reason.
-async fn readyz(State(Ops { db, health }): State<Ops>) -> impl IntoResponse {
+/// reason (`draining` once shutdown has begun, `worker task stopped` when a task died).
+async fn readyz(
+    State(Ops {
+        db,
+        readiness,
+        health,
+    }): State<Ops>,
+) -> impl IntoResponse {
     if let Some(reason) = health.failure() {
         return (StatusCode::SERVICE_UNAVAILABLE, reason);
+    }
+    if readiness.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned());
     }
     if let Err(error) = db.ping().await {
         tracing::warn!(%error, "readiness: database unreachable");

@@ -144,13 +144,23 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit; returns the exit code.
-    pub async fn terminate(mut self) -> Option<i32> {
+    pub async fn terminate(self) -> Option<i32> {
+        self.send_sigterm();
+        self.wait_exit().await
+    }
+
+    /// Sends SIGTERM and returns at once (the daemon drains; see [`Self::wait_exit`]).
+    pub fn send_sigterm(&self) {
         let pid = self.child.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
         assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns the exit code.
+    pub async fn wait_exit(mut self) -> Option<i32> {
         let exit = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("exits within the patience window")

@@ -135,6 +135,52 @@ async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
 }
 
 #[tokio::test]
+async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_accepted() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+
+    let mut daemon =
+        Daemon::start(&db, &[("TRIAGED_WORKERS", "2"), ("TRIAGED_JOB_HOLD", "3s")]).await;
+    post_events(&daemon, "drain", 2).await;
+    daemon.wait_for_message("run started", 2).await;
+    daemon.send_sigterm();
+    daemon
+        .wait_for_message(triaged::app::DRAINING_MESSAGE, 1)
+        .await;
+
+    // The load balancer takes the pod out of rotation, but a webhook already on its way is
+    // still stored, not refused.
+    let ready = reqwest::get(daemon.url("/readyz")).await.expect("readyz");
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.text().await.unwrap(), "draining");
+    post_events(&daemon, "late", 1).await;
+    assert_eq!(daemon.wait_exit().await, Some(0));
+
+    let pool = open(&db).await;
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM runs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses,
+        vec!["succeeded"; 2],
+        "the runs in flight finished"
+    );
+    let late: Vec<String> = sqlx::query_scalar(
+        "SELECT status FROM webhook_events WHERE notification_id = 'notif_late_0'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        late,
+        vec!["queued"],
+        "the late webhook waits for the next start"
+    );
+}
+
+#[tokio::test]
 async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
