@@ -91,9 +91,6 @@ async fn readyz(
         health,
     }): State<Ops>,
 ) -> impl IntoResponse {
-    if let Some(reason) = health.failure() {
-        return (StatusCode::SERVICE_UNAVAILABLE, reason);
-    }
     if readiness.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned());
     }
@@ -110,6 +107,9 @@ async fn readyz(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue unreachable".to_owned(),
         );
+    }
+    if let Some(reason) = health.failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, reason);
     }
     (StatusCode::OK, "ready".to_owned())
 }
