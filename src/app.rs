@@ -13,12 +13,12 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{Config, EmbeddedSandbox, IntercomConfig},
+    config::{Config, EmbeddedSandbox, IntercomConfig, QueueConfig, RetryConfig, SandboxSettings},
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
     llm::Llm,
-    queue::{self, Janitor},
-    runner::Runner,
+    queue::{self, Janitor, QueueSettings},
+    runner::{RetryPolicy, Runner},
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     supervise::Health,
@@ -124,7 +124,7 @@ impl App {
 
         let runner = Runner::new(
             db.clone(),
-            config.retry.clone(),
+            retry_policy(&config.retry),
             config.debounce,
             config.job_hold,
             Some(Triage {
@@ -138,8 +138,12 @@ impl App {
         );
         let health = Health::default();
         let worker = (config.queue.workers > 0).then(|| {
-            let task =
-                queue::spawn_worker(&db, runner.clone(), &config.queue, shutdown.child_token());
+            let task = queue::spawn_worker(
+                &db,
+                runner.clone(),
+                &queue_settings(&config.queue),
+                shutdown.child_token(),
+            );
             health.adopt("worker", &shutdown, task)
         });
         let janitor = Janitor {
@@ -297,6 +301,36 @@ impl App {
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// The runner's retry policy from the validated settings.
+fn retry_policy(config: &RetryConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: config.max_attempts,
+        base_delay: config.base_delay,
+        max_delay: config.max_delay,
+    }
+}
+
+/// The queue worker's settings from the validated settings.
+fn queue_settings(config: &QueueConfig) -> QueueSettings {
+    QueueSettings {
+        workers: config.workers,
+        poll_interval: config.poll_interval,
+        heartbeat: config.heartbeat,
+        grace: config.grace,
+    }
+}
+
+/// The simulator's configuration for `triaged sandbox`, from its validated settings.
+pub fn sandbox_config(settings: SandboxSettings) -> SandboxConfig {
+    let mut config = SandboxConfig::demo(settings.listen);
+    config.client_secret = settings.client_secret;
+    config.access_token = settings.access_token;
+    config.webhook_url = settings.webhook_url;
+    config.seed = settings.seed.map_or(Seed::Demo, Seed::File);
+    config.rate_limit = settings.rate_limit;
+    config
 }
 
 /// Starts the built-in sandbox of `serve --sandbox`, signing with the daemon's first secret and

@@ -139,7 +139,7 @@ pub enum EventsCommand {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match crate::config::parse_cli() {
+    let cli = match crate::config::parse_cli::<Cli>() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -398,8 +398,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// `triaged sandbox`: the simulator until SIGTERM/SIGINT.
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let (config, demo_notes) = match args.into_config() {
-        Ok(parts) => parts,
+    let (config, demo_notes) = match args.into_settings() {
+        Ok(mut settings) => {
+            let notes = std::mem::take(&mut settings.demo_notes);
+            (crate::app::sandbox_config(settings), notes)
+        }
         Err(e) => {
             eprintln!("triaged: {e}");
             return Ok(ExitCode::from(2));

@@ -4,8 +4,22 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use clap::Args;
 
+use serde::{Deserialize, Serialize};
+
 use super::{ConfigError, parse_duration};
-use crate::llm::pricing::{Price, PriceTable};
+
+/// Prices of one model, US dollars per million tokens (`TRIAGED_LLM_PRICES` entries).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Prompt tokens not served from the provider's cache.
+    pub input: f64,
+    /// Prompt tokens served from the cache (defaults to `input` when the file leaves it out).
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Completion tokens.
+    pub output: f64,
+}
 
 /// Console, cost and retention flags of `triaged serve`.
 #[derive(Debug, Clone, Args)]
@@ -37,7 +51,8 @@ pub struct ConsoleArgs {
 pub struct ConsoleConfig {
     pub retention: Duration,
     pub llm_daily_budget: Option<f64>,
-    pub prices: PriceTable,
+    /// Prices from `TRIAGED_LLM_PRICES`, over the built-in estimates.
+    pub prices: BTreeMap<String, ModelPrice>,
     pub ui_trusted_header: Option<axum::http::HeaderName>,
     pub ui_session_ttl: Duration,
 }
@@ -60,8 +75,8 @@ impl ConsoleArgs {
             });
         }
         let prices = match &self.llm_prices {
-            None => PriceTable::default(),
-            Some(path) => PriceTable::with(read_prices(path)?),
+            None => BTreeMap::new(),
+            Some(path) => read_prices(path)?,
         };
         let ui_trusted_header = match self.ui_trusted_header.filter(|h| !h.trim().is_empty()) {
             None => None,
@@ -82,7 +97,7 @@ impl ConsoleArgs {
     }
 }
 
-fn read_prices(path: &std::path::Path) -> Result<BTreeMap<String, Price>, ConfigError> {
+fn read_prices(path: &std::path::Path) -> Result<BTreeMap<String, ModelPrice>, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         var: "TRIAGED_LLM_PRICES",
         message: format!("{}: {message}", path.display()),

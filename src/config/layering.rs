@@ -11,12 +11,12 @@ use std::{
 use clap::{CommandFactory, FromArgMatches};
 
 use super::ConfigError;
-use crate::cli::Cli;
 
-/// Parses the command line, layering a `--config` file under flags and environment variables.
-pub fn parse_cli() -> Result<Cli, clap::Error> {
+/// Parses the command line into `C` (the `triaged` command line), layering a `--config` file
+/// under flags and environment variables.
+pub fn parse_cli<C: CommandFactory + FromArgMatches>() -> Result<C, clap::Error> {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let mut command = Cli::command();
+    let mut command = C::command();
     if let Some(path) = config_file_path(&args) {
         match load_file(&path) {
             Ok(values) => {
@@ -35,7 +35,7 @@ pub fn parse_cli() -> Result<Cli, clap::Error> {
         }
     }
     let matches = command.try_get_matches_from_mut(args)?;
-    Cli::from_arg_matches(&matches)
+    C::from_arg_matches(&matches)
 }
 
 /// `--config FILE`, `--config=FILE`, or `TRIAGED_CONFIG`.

@@ -7,20 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
-/// Prices of one model, US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    /// Prompt tokens not served from the provider's cache.
-    pub input: f64,
-    /// Prompt tokens served from the cache (defaults to `input` when the file leaves it out).
-    #[serde(default)]
-    pub cached_input: Option<f64>,
-    /// Completion tokens.
-    pub output: f64,
-}
+pub use crate::config::ModelPrice as Price;
 
 /// Tokens one completion reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

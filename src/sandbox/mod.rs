@@ -97,12 +97,10 @@ pub struct SandboxConfig {
     pub scroll_expiry: Duration,
 }
 
-/// The token accepted when none is configured (printed at start).
-pub const DEMO_ACCESS_TOKEN: &str = "sandbox-access-token";
-/// The client secret used when none is configured (printed at start).
-pub const DEMO_CLIENT_SECRET: &str = "sandbox-client-secret";
+/// The demo credentials used when none are configured (printed at start); defaults of the settings.
+pub use crate::config::{DEMO_ACCESS_TOKEN, DEMO_CLIENT_SECRET};
 /// Intercom's default: 10,000 calls a minute, split into six 10-second windows.
-pub const DEFAULT_RATE_LIMIT: u32 = 10_000 / 6;
+pub const DEFAULT_RATE_LIMIT: u32 = crate::config::DEFAULT_SANDBOX_RATE_LIMIT;
 /// Companies per scroll page.
 const SCROLL_PAGE_SIZE: usize = 15;
 

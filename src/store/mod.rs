@@ -20,6 +20,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+/// The commit durability setting, defined with the rest of the settings.
+pub use crate::config::Durability;
+
 /// Our schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -32,18 +35,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections in the pool. SQLite serialises writers anyway; a few readers may run beside them.
 const MAX_CONNECTIONS: u32 = 8;
-
-/// How SQLite makes a commit durable (`PRAGMA synchronous` in WAL mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// `synchronous = NORMAL`: a committed event survives a crash of the process (the WAL is in the
-    /// OS page cache), but the last commits may be lost if the machine itself loses power.
-    Normal,
-    /// `synchronous = FULL`: every commit is fsynced before the webhook is answered; survives a
-    /// machine crash too, at the cost of one fsync per commit.
-    Full,
-}
 
 /// Errors from the store edge.
 #[derive(Debug, thiserror::Error)]

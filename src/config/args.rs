@@ -1,0 +1,165 @@
+//! The command-line arguments of each command (clap), with their environment variables and
+//! defaults: raw, unvalidated input. [`super::Config`] and [`super::SandboxSettings`] are what
+//! they validate into. Plain data: nothing here imports a stage.
+
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Args;
+
+use super::{Durability, LogFormat, parse_duration};
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// YAML file of settings, keyed by environment variable name (e.g. `TRIAGED_LISTEN: ...`).
+    #[arg(long, env = "TRIAGED_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format: `json` or `text` [default: text on a terminal, else json].
+    #[arg(long, env = "TRIAGED_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl GlobalArgs {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+            .unwrap_or(if std::io::stderr().is_terminal() {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            })
+    }
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` (created if missing).
+    #[arg(
+        long,
+        env = "TRIAGED_DATABASE_URL",
+        default_value = "sqlite://triaged.db"
+    )]
+    pub database_url: String,
+    /// SQLite commit durability: `normal` survives a process crash; `full` also a machine crash.
+    #[arg(long, env = "TRIAGED_DURABILITY", value_enum, default_value = "full")]
+    pub durability: Durability,
+}
+
+/// Intercom settings, shared by `serve` and `tools call`.
+#[derive(Debug, Clone, Args)]
+pub struct IntercomArgs {
+    /// Intercom REST access token.
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Intercom REST base URL (US, EU, AU or a sandbox).
+    #[arg(
+        long,
+        env = "INTERCOM_BASE_URL",
+        default_value = "https://api.intercom.io"
+    )]
+    pub intercom_base_url: String,
+    /// The Intercom admin the bot acts as (default: the token's admin).
+    #[arg(long, env = "INTERCOM_ADMIN_ID")]
+    pub admin_id: Option<String>,
+}
+
+/// `triaged serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address the HTTP server binds.
+    #[arg(long, env = "TRIAGED_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Playbook directory.
+    #[arg(long, env = "TRIAGED_PLAYBOOKS", default_value = "./playbooks")]
+    pub playbooks: PathBuf,
+    /// Concurrent runs (0 accepts and stores webhooks but runs nothing).
+    #[arg(long, env = "TRIAGED_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Webhook signing secret(s): the app's client secret; comma-separated to rotate keys.
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    #[command(flatten)]
+    pub intercom: IntercomArgs,
+    /// OpenAI-compatible API base URL (including `/v1`).
+    #[arg(
+        long,
+        env = "TRIAGED_LLM_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub llm_base_url: String,
+    /// LLM API key (`OPENAI_API_KEY` is read too). Without one, agent steps take their fallback.
+    #[arg(long, env = "TRIAGED_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide = true, hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// Default model for agent steps.
+    #[arg(long, env = "TRIAGED_LLM_MODEL", default_value = "gpt-4.1-mini")]
+    pub llm_model: String,
+    /// How long a conversation's events wait to be coalesced into one run.
+    #[arg(long, env = "TRIAGED_DEBOUNCE", default_value = "15s", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// Largest accepted webhook body, in bytes; larger bodies get 413.
+    #[arg(long, env = "TRIAGED_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight runs may take to finish before the process exits.
+    /// Short on purpose: a run cut off is resumed after the next start without doubling a write,
+    /// while a long drain delays the restart (and, with one replica, the next webhooks).
+    #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// How often an idle worker looks for new jobs.
+    #[arg(long, env = "TRIAGED_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Worker heartbeat; jobs of a worker silent for two heartbeats (a crashed process) run again.
+    #[arg(long, env = "TRIAGED_HEARTBEAT", default_value = "10s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+    /// A conversation that already got this many bot replies in the last hour is handed to humans
+    /// instead of answered again (stops any reply loop that gets past the echo rules).
+    #[arg(long, env = "TRIAGED_MAX_BOT_REPLIES_PER_HOUR", default_value_t = 5)]
+    pub max_bot_replies_per_hour: u32,
+    /// Attempts per event for transient errors, the first included.
+    #[arg(long, env = "TRIAGED_MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Back-off before the second attempt (doubles after, up to 10 minutes).
+    #[arg(long, env = "TRIAGED_RETRY_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// Rehearsal: hold every job this long before working on it.
+    #[arg(long, env = "TRIAGED_JOB_HOLD", default_value = "0s", value_parser = parse_duration, hide = true)]
+    pub job_hold: Duration,
+    /// Run against a built-in Intercom sandbox seeded with demo data (no credentials needed).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// With `--sandbox`: the address the built-in sandbox binds (its control API acts as a customer).
+    #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
+    pub sandbox_listen: SocketAddr,
+    /// With `--sandbox`: a workspace YAML file to start from instead of the demo workspace.
+    #[arg(long, env = "SANDBOX_SEED")]
+    pub sandbox_seed: Option<PathBuf>,
+    #[command(flatten)]
+    pub console: super::ConsoleArgs,
+}
+
+/// `triaged sandbox` settings: the Intercom simulator alone, on its own port.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address the sandbox binds.
+    #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// Where the sandbox POSTs its signed notifications (none when unset).
+    #[arg(long, env = "SANDBOX_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The client secret notifications are signed with (the first one when comma-separated; a
+    /// printed demo value when unset).
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The bearer token the sandbox accepts (a printed demo value when unset).
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// A workspace YAML file to start from instead of the demo workspace.
+    #[arg(long, env = "SANDBOX_SEED")]
+    pub seed: Option<PathBuf>,
+    /// REST requests allowed per 10-second window (Intercom's default 10,000/min is 1666).
+    #[arg(long, env = "SANDBOX_RATE_LIMIT", default_value_t = super::DEFAULT_SANDBOX_RATE_LIMIT)]
+    pub rate_limit: u32,
+}

@@ -1,0 +1,289 @@
+//! The validated settings each command runs with, built from its [`super::args`]: plain data,
+//! checked once at start-up. The app turns them into each stage's own settings; nothing here
+//! imports a stage.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+use super::{
+    ConfigError, DEMO_ACCESS_TOKEN, DEMO_CLIENT_SECRET, Durability,
+    args::{SandboxArgs, ServeArgs},
+};
+
+/// `triaged sandbox`: the simulator's validated settings, demo credentials filled in.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// Address to bind (`SANDBOX_LISTEN`).
+    pub listen: SocketAddr,
+    /// Where notifications are POSTed (`SANDBOX_WEBHOOK_URL`); none sends nothing.
+    pub webhook_url: Option<String>,
+    /// The secret notifications are signed with (`INTERCOM_CLIENT_SECRET`, first entry).
+    pub client_secret: String,
+    /// The bearer token accepted (`INTERCOM_ACCESS_TOKEN`).
+    pub access_token: String,
+    /// A workspace file to start from instead of the demo workspace (`SANDBOX_SEED`).
+    pub seed: Option<PathBuf>,
+    /// REST requests allowed per 10-second window (`SANDBOX_RATE_LIMIT`).
+    pub rate_limit: u32,
+    /// One line per unset credential that took its demo value (to print at start).
+    pub demo_notes: Vec<String>,
+}
+
+impl SandboxArgs {
+    /// Validates `sandbox` arguments; unset credentials take their (announced) demo values.
+    pub fn into_settings(self) -> Result<SandboxSettings, ConfigError> {
+        if self.rate_limit == 0 {
+            return Err(ConfigError::Invalid {
+                var: "SANDBOX_RATE_LIMIT",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let webhook_url = self.webhook_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "SANDBOX_WEBHOOK_URL",
+                message: format!("{url:?} is not an http(s) URL"),
+            });
+        }
+        let mut demo_notes = Vec::new();
+        let client_secret = match split_secrets(self.client_secret.as_deref()).first() {
+            Some(secret) => secrecy::ExposeSecret::expose_secret(secret).to_owned(),
+            None => {
+                demo_notes.push(format!(
+                    "INTERCOM_CLIENT_SECRET is unset: signing with the demo secret {DEMO_CLIENT_SECRET:?}"
+                ));
+                DEMO_CLIENT_SECRET.to_owned()
+            }
+        };
+        let access_token = match self.access_token.filter(|t| !t.trim().is_empty()) {
+            Some(token) => token,
+            None => {
+                demo_notes.push(format!(
+                    "INTERCOM_ACCESS_TOKEN is unset: accepting the demo token {DEMO_ACCESS_TOKEN:?}"
+                ));
+                DEMO_ACCESS_TOKEN.to_owned()
+            }
+        };
+        Ok(SandboxSettings {
+            listen: self.listen,
+            webhook_url,
+            client_secret,
+            access_token,
+            seed: self.seed,
+            rate_limit: self.rate_limit,
+            demo_notes,
+        })
+    }
+}
+
+/// Webhook receiver settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub secrets: Vec<SecretString>,
+    pub max_body_bytes: usize,
+}
+
+/// Intercom REST settings.
+#[derive(Debug, Clone)]
+pub struct IntercomConfig {
+    pub base_url: String,
+    pub access_token: Option<SecretString>,
+    pub admin_id: Option<String>,
+}
+
+/// LLM settings.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+/// The validated configuration of `triaged serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub durability: Durability,
+    pub playbooks: PathBuf,
+    pub webhook: WebhookConfig,
+    pub intercom: IntercomConfig,
+    pub llm: LlmConfig,
+    pub debounce: Duration,
+    pub queue: QueueConfig,
+    pub retry: RetryConfig,
+    pub shutdown_grace: Duration,
+    pub job_hold: Duration,
+    /// Bot replies per conversation per hour before the loop guard hands it to humans.
+    pub max_bot_replies_per_hour: u32,
+    /// Run against a built-in sandbox instead of Intercom.
+    pub sandbox: Option<EmbeddedSandbox>,
+    /// The console, LLM cost and retention.
+    pub console: super::ConsoleConfig,
+}
+
+/// Queue tuning: the workers, how they poll, their heartbeat and the shutdown grace (the app
+/// builds the queue's settings from it).
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Concurrent runs in this process (`TRIAGED_WORKERS`).
+    pub workers: usize,
+    /// How often an idle worker looks for new jobs (`TRIAGED_POLL_INTERVAL`).
+    pub poll_interval: Duration,
+    /// Worker heartbeat (`TRIAGED_HEARTBEAT`).
+    pub heartbeat: Duration,
+    /// On shutdown, how long runs in flight may take to finish (`TRIAGED_SHUTDOWN_GRACE`).
+    pub grace: Duration,
+}
+
+/// Retries of transient errors (the app builds the runner's retry policy from it).
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Total attempts, the first included (`TRIAGED_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Back-off before the second attempt (`TRIAGED_RETRY_DELAY`).
+    pub base_delay: Duration,
+    /// No back-off is longer than this.
+    pub max_delay: Duration,
+}
+
+/// `serve --sandbox`: the built-in Intercom simulator the daemon runs against.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSandbox {
+    pub listen: SocketAddr,
+    pub seed: Option<PathBuf>,
+}
+
+/// The longest back-off between two attempts of one event.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+impl Config {
+    /// Validates `serve` arguments.
+    pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let mut secrets = split_secrets(args.client_secret.as_deref());
+        let mut access_token = args.intercom.access_token.filter(|t| !t.trim().is_empty());
+        if args.sandbox {
+            // The sandbox signs and authenticates with these; demo values when unset.
+            if secrets.is_empty() {
+                secrets.push(SecretString::from(DEMO_CLIENT_SECRET));
+            }
+            access_token.get_or_insert_with(|| DEMO_ACCESS_TOKEN.to_owned());
+        }
+        if secrets.is_empty() {
+            return Err(ConfigError::Missing {
+                var: "INTERCOM_CLIENT_SECRET",
+            });
+        }
+        if access_token.is_none() {
+            return Err(ConfigError::Missing {
+                var: "INTERCOM_ACCESS_TOKEN",
+            });
+        }
+        if !args.db.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_DATABASE_URL",
+                message: format!(
+                    "{:?} is not supported; use sqlite://PATH",
+                    args.db.database_url
+                ),
+            });
+        }
+        if args.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_MAX_ATTEMPTS",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if args.poll_interval.is_zero() || args.heartbeat < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_POLL_INTERVAL / TRIAGED_HEARTBEAT",
+                message: "the poll interval must be above 0 and the heartbeat at least 1s"
+                    .to_owned(),
+            });
+        }
+        let api_key = args
+            .llm_api_key
+            .or(args.openai_api_key)
+            .filter(|k| !k.trim().is_empty())
+            .map(SecretString::from);
+        let console = args.console.into_config()?;
+        Ok(Self {
+            console,
+            listen: args.listen,
+            database_url: args.db.database_url,
+            durability: args.db.durability,
+            playbooks: args.playbooks,
+            webhook: WebhookConfig {
+                secrets,
+                max_body_bytes: args.max_body_bytes,
+            },
+            intercom: IntercomConfig {
+                base_url: args.intercom.intercom_base_url,
+                access_token: access_token.map(SecretString::from),
+                admin_id: args.intercom.admin_id,
+            },
+            llm: LlmConfig {
+                base_url: args.llm_base_url,
+                api_key,
+                model: args.llm_model,
+            },
+            debounce: args.debounce,
+            queue: QueueConfig {
+                workers: args.workers,
+                poll_interval: args.poll_interval,
+                heartbeat: args.heartbeat,
+                grace: args.shutdown_grace,
+            },
+            retry: RetryConfig {
+                max_attempts: args.max_attempts,
+                base_delay: args.retry_delay,
+                max_delay: MAX_RETRY_DELAY,
+            },
+            shutdown_grace: args.shutdown_grace,
+            job_hold: args.job_hold,
+            max_bot_replies_per_hour: args.max_bot_replies_per_hour,
+            sandbox: args.sandbox.then_some(EmbeddedSandbox {
+                listen: args.sandbox_listen,
+                seed: args.sandbox_seed,
+            }),
+        })
+    }
+
+    /// A configuration for tests and embedding: defaults, the given database and secrets, port 0,
+    /// and a built-in sandbox on port 0 as Intercom.
+    pub fn for_tests(database_url: String, secrets: &[&str]) -> Self {
+        let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
+        args.db.database_url = database_url;
+        args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        args.client_secret = Some(secrets.join(","));
+        args.sandbox = true;
+        args.sandbox_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        args.poll_interval = Duration::from_millis(20);
+        args.retry_delay = Duration::from_millis(100);
+        args.debounce = Duration::ZERO;
+        match Self::from_serve_args(args) {
+            Ok(config) => config,
+            Err(e) => unreachable!("the test configuration is valid: {e}"),
+        }
+    }
+}
+
+/// Only used to build a default [`ServeArgs`] for [`Config::for_tests`].
+#[derive(Debug, clap::Parser)]
+pub(super) struct ServeArgsParser {
+    #[command(flatten)]
+    pub(super) serve: ServeArgs,
+}
+
+/// `a, b ,c` → three secrets; empty entries are dropped.
+pub(super) fn split_secrets(raw: Option<&str>) -> Vec<SecretString> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .collect()
+}
