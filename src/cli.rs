@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Access tokens for MCP clients and the web console.
+    #[command(subcommand)]
+    Tokens(crate::mcp::cli::TokensCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +235,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);
@@ -372,7 +376,8 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+/// Opens and migrates the database of a command (shared by the subcommands of other modules).
+pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
     let handle = Db::open(&db.database_url, db.durability)
         .await
         .context("TRIAGED_DATABASE_URL")?;

@@ -63,6 +63,33 @@ pub struct IntercomArgs {
     pub admin_id: Option<String>,
 }
 
+/// Where users reach the daemon, for the URLs `triaged tokens create` prints.
+#[derive(Debug, Clone, Args)]
+pub struct PublicUrlArgs {
+    /// The URL users reach the daemon at, e.g. `https://triage.example.com` (MCP URLs, allowed
+    /// hosts, console links) [default: `http://` + TRIAGED_LISTEN].
+    #[arg(long, env = "TRIAGED_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Address the HTTP server binds (the URL's fallback).
+    #[arg(long, env = "TRIAGED_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+impl PublicUrlArgs {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match self
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
 /// `triaged serve` settings.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -15,7 +15,7 @@ pub mod validated;
 
 use std::time::Duration;
 
-pub use args::{DbArgs, GlobalArgs, IntercomArgs, SandboxArgs, ServeArgs};
+pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, ServeArgs};
 use clap::ValueEnum;
 pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;

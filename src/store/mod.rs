@@ -11,6 +11,7 @@ pub mod events;
 pub mod leases;
 pub mod retention;
 pub mod runs;
+pub mod tokens;
 
 use std::{str::FromStr, time::Duration};
 

@@ -17,6 +17,7 @@ mod intercom_client;
 mod lifecycle;
 mod llm;
 mod llm_stub;
+mod mcp;
 mod playbook;
 mod playbook_test;
 mod real_model;

@@ -1,0 +1,4 @@
+//! The MCP server and its access tokens, from the outside: the `triaged tokens` commands as the
+//! real binary, and (with the daemon on the sandbox) MCP over real HTTP.
+
+mod tokens;
