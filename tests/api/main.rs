@@ -7,11 +7,13 @@
 
 mod bench;
 mod coalescing;
+mod console;
 mod contract;
 mod conversation_model;
 mod conversation_rules;
 mod crash;
 mod daemon;
+mod edges;
 mod faults;
 mod fencing;
 mod helpers;
