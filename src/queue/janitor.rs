@@ -15,7 +15,7 @@ const KEEP_DONE_FOR: Duration = Duration::from_secs(600);
 /// pruned, or the runner could not record the end of the run. Returns how many were re-enqueued.
 pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
     let stranded: Vec<(i64,)> = sqlx::query_as(
-        "SELECT e.id, e.job_key FROM webhook_events e \
+        "SELECT e.id FROM webhook_events e \
          LEFT JOIN Jobs j ON j.job_type = ?1 AND j.idempotency_key = e.job_key \
          WHERE e.status = 'queued' AND (j.id IS NULL OR j.status IN ('Done', 'Killed') \
                OR (j.status = 'Failed' AND j.attempts >= j.max_attempts)) \
