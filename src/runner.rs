@@ -8,7 +8,8 @@
 //!
 //! A conversation's run holds its lease ([`leases`]) from the claim to the final transaction: a
 //! heartbeat renews it every third of its ttl, and a run that loses it (it was paused past the
-//! ttl and another process took over) is stopped and writes nothing, not even its own end. The
+//! ttl and another process took over) writes nothing: its next write finds the fence and stops
+//! the run, and its end is not recorded (the run that took over owns the record). The
 //! final transaction also moves the conversation's watermark to the run's snapshot and, when a
 //! customer part newer than that snapshot is known, makes the conversation due again (one
 //! debounced follow-up run).
@@ -242,32 +243,28 @@ impl Runner {
         tracing::info!(run_id, "run started");
         self.activity.send_modify(|a| a.runs_started += 1);
         let started = Instant::now();
-        let (lost_tx, mut lost) = watch::channel(false);
         let _heartbeat = lease
             .clone()
-            .map(|lease| Heartbeat::start(self.db.clone(), lease, self.lease_ttl, lost_tx));
+            .map(|lease| Heartbeat::start(self.db.clone(), lease, self.lease_ttl));
         let attempt = crate::triage::Attempt {
             number: job.attempt,
             covered: &covered,
             lease: lease.as_ref(),
         };
-        let work = async {
-            if !self.hold.is_zero() {
-                tokio::time::sleep(self.hold).await;
-            }
-            self.work(&event, run_id, &attempt).await
-        };
-        let result = tokio::select! {
-            result = work => Some(result),
-            _ = lost.wait_for(|lost| *lost) => None,
-        };
+        if !self.hold.is_zero() {
+            tokio::time::sleep(self.hold).await;
+        }
+        // A run that loses its lease is not cut off mid-call (a dropped database call can leave
+        // its transaction open): its next write finds the fence and stops, and its end is not
+        // recorded below.
+        let result = self.work(&event, run_id, &attempt).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin_write().await?;
         let still_held = match &lease {
             Some(lease) => lease.holds_in(&mut tx).await?,
             None => true,
         };
-        let Some(result) = result.filter(|_| still_held) else {
+        if !still_held {
             // Another run took the conversation over: it owns the record from here on.
             tx.rollback().await?;
             tracing::warn!(
@@ -276,7 +273,7 @@ impl Runner {
             );
             metrics::counter!("triaged_runs_fenced_total").increment(1);
             return Ok("fenced");
-        };
+        }
         let label = self
             .record_end(&mut tx, &event, job, run_id, &covered, &result, duration_ms)
             .await?;
@@ -529,34 +526,45 @@ impl Runner {
     }
 }
 
-/// Renews a run's lease every third of its ttl until dropped; reports a lost lease on `lost`.
-struct Heartbeat(tokio::task::JoinHandle<()>);
+/// Renews a run's lease every third of its ttl until dropped. Dropping it stops the renewals
+/// between two of them, never in the middle of one (an aborted database call can leave its
+/// transaction open and the database locked).
+struct Heartbeat(tokio_util::sync::CancellationToken);
 
 impl Heartbeat {
-    fn start(db: Db, lease: leases::Lease, ttl: Duration, lost: watch::Sender<bool>) -> Self {
-        Self(tokio::spawn(async move {
+    fn start(db: Db, lease: leases::Lease, ttl: Duration) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move {
             let mut tick = tokio::time::interval(ttl / 3);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    () = stopped.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
                 match leases::renew(&db, &lease, ttl).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let _ = lost.send(true);
+                        tracing::warn!(
+                            conversation_id = lease.conversation_id,
+                            "the run lost its conversation lease; its writes are fenced"
+                        );
                         return;
                     }
                     // The fence still holds: a lease nobody took over is renewed next time.
                     Err(error) => tracing::warn!(%error, "could not renew the conversation lease"),
                 }
             }
-        }))
+        });
+        Self(stop)
     }
 }
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.cancel();
     }
 }
 

@@ -2,9 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use apalis::prelude::{
-    BackendExt, BoxDynError, Data, PollSnapshot, PollStrategy, WorkerBuilder, WorkerBuilderExt,
-};
+use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
 use apalis_sqlite::SqliteStorage;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +38,7 @@ pub fn spawn_worker(
         .missed_heartbeats(2);
     let backend = SqliteStorage::<Job>::new(db.pool())
         .with_config(config)
-        .poll_with_strategy(Every::new(settings.poll_interval));
+        .poll_with_interval(settings.poll_interval);
     let idle = Arc::clone(&runner);
     let grace = settings.grace;
     let worker = WorkerBuilder::new(process_name())
@@ -81,46 +79,6 @@ async fn handle(job: Job, runner: Data<Arc<Runner>>) -> Result<(), BoxDynError> 
     let runner = Arc::clone(&runner);
     let _ = tokio::spawn(async move { runner.run_job(job).await }).await;
     Ok(())
-}
-
-/// Wakes the worker's fetch every `interval`.
-///
-/// Written here because apalis' own interval strategy re-arms its timer without polling it, so no
-/// waker is registered and the worker only looks again on its heartbeat: delayed jobs (every
-/// debounced event, every retry) ran up to a heartbeat late.
-struct Every {
-    interval: Duration,
-    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
-}
-
-impl Every {
-    fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            timer: Box::pin(tokio::time::sleep(interval)),
-        }
-    }
-}
-
-impl PollStrategy for Every {
-    fn poll_drive(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-        _snapshot: &PollSnapshot,
-    ) -> std::task::Poll<Option<()>> {
-        let mut fired = false;
-        // Re-arm and poll again until the timer is pending, so its waker is always registered.
-        while self.timer.as_mut().poll(cx).is_ready() {
-            let next = tokio::time::Instant::now() + self.interval;
-            self.timer.as_mut().reset(next);
-            fired = true;
-        }
-        if fired {
-            std::task::Poll::Ready(Some(()))
-        } else {
-            std::task::Poll::Pending
-        }
-    }
 }
 
 /// Host, pid and start time: apalis refuses to register a name seen within one heartbeat, which a

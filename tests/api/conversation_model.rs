@@ -126,7 +126,8 @@ steps:
   - reply: "Your refund request is registered."
 "#,
     );
-    let app = spawn_scenario(&[refund], None, Duration::from_secs(2)).await;
+    // Generous, so the three messages fall in one window even on a loaded machine.
+    let app = spawn_scenario(&[refund], None, Duration::from_secs(5)).await;
     let sandbox = app.sandbox();
     let id = sandbox.customer_says(None, PRIYA, "Hi").await.unwrap();
     sandbox
@@ -234,7 +235,11 @@ steps:
     // Jobs are due to the whole second, so D is a few seconds for the chain to stay unbroken.
     let debounce = Duration::from_secs(3);
     let max_wait = debounce * 4;
-    let app = spawn_scenario(&[ack], None, debounce).await;
+    // The worker looks for due jobs on its heartbeat too: keep it short so jobs run when due.
+    let app = spawn_scenario_with(&[ack], None, debounce, |config| {
+        config.queue.heartbeat = Duration::from_secs(1);
+    })
+    .await;
     let sandbox = app.sandbox();
     // One message every D/2 for 6 D: the debounce window never closes on its own.
     for i in 0..12 {
