@@ -10,6 +10,7 @@
 
 pub mod args;
 mod layering;
+pub mod mcp;
 pub mod validated;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, ServeArgs};
 use clap::ValueEnum;
 pub use layering::parse_cli;
+pub use mcp::McpConfig;
 pub use validated::{
     Config, EmbeddedSandbox, IntercomConfig, LlmConfig, QueueConfig, RetryConfig, SandboxSettings,
     WebhookConfig,

@@ -184,7 +184,9 @@ impl IntercomClient {
     pub(super) async fn acquire(&self) -> Result<(), IntercomError> {
         let started = tokio::time::Instant::now();
         loop {
-            let decision = self.with_shared(|s| s.limiter.before_send(SystemTime::now()));
+            let leave = self.leave_percent;
+            let decision =
+                self.with_shared(|s| s.limiter.before_send_leaving(SystemTime::now(), leave));
             let wait = match decision {
                 Decision::Go => return Ok(()),
                 Decision::Wait(wait) => wait,
