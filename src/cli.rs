@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     app::App,
     config::{Config, DbArgs, GlobalArgs, SandboxArgs, ServeArgs},
-    store::Db,
+    store::{Db, StoreError, events::EventStatus, runs::RunStatus},
     telemetry,
 };
 
@@ -45,6 +45,18 @@ pub enum Command {
     /// The tool registry; run one tool by hand.
     #[command(subcommand)]
     Tools(crate::tools::cli::ToolsCommand),
+    /// Delete raw webhook bodies, run trails and write arguments older than the retention (run
+    /// summaries, counts and costs stay). `triaged serve` does the same every hour.
+    Prune {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Keep this much (e.g. `30d`, `72h`).
+        #[arg(long, env = "TRIAGED_RETENTION", default_value = "30d", value_parser = crate::config::parse_duration)]
+        retention: std::time::Duration,
+        /// Print what was deleted as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Access tokens for MCP clients and the web console.
     #[command(subcommand)]
     Tokens(crate::mcp::cli::TokensCommand),
@@ -57,6 +69,9 @@ pub enum Command {
 pub enum BenchCommand {
     /// Fire unique signed notifications; print throughput and p50/p99/max ack latency.
     Webhooks(crate::bench::BenchArgs),
+    /// Run customer messages through the whole pipeline in this process (embedded sandbox,
+    /// zero-latency model stand-in); print runs/s, latencies, Intercom and model traffic per run.
+    Pipeline(crate::bench::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,9 +103,9 @@ pub enum RunsCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
-        /// Only runs with this status (running, retrying, succeeded, failed, skipped).
-        #[arg(long)]
-        status: Option<String>,
+        /// Only runs with this status.
+        #[arg(long, value_enum)]
+        status: Option<RunStatus>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -114,9 +129,9 @@ pub enum EventsCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
-        /// Only events with this status (queued, processed, failed, ignored, unparsed).
-        #[arg(long)]
-        status: Option<String>,
+        /// Only events with this status.
+        #[arg(long, value_enum)]
+        status: Option<EventStatus>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[arg(long)]
@@ -162,8 +177,32 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("triaged: {e:#}");
-            ExitCode::FAILURE
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// A setting or argument that cannot work (a malformed database URL, no database there): printed
+/// as one line, exit code 2 like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Opens the database of a command that only reads (`events list`, `runs`, …): refuses a
+/// malformed URL or a missing file as a [`UsageError`] (so nothing is created under a mistyped
+/// name), then opens it read-only, so it also works on a read-only directory.
+pub async fn open_read_only(db: &DbArgs) -> anyhow::Result<Db> {
+    crate::config::check_database_url(&db.database_url).map_err(|e| UsageError(e.to_string()))?;
+    match Db::open_read_only(&db.database_url).await {
+        Ok(handle) => Ok(handle),
+        Err(e @ (StoreError::Missing { .. } | StoreError::Url { .. })) => {
+            Err(UsageError(format!("TRIAGED_DATABASE_URL: {e}")).into())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("TRIAGED_DATABASE_URL")),
     }
 }
 
@@ -171,6 +210,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
         Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
+        Command::Bench(BenchCommand::Pipeline(args)) => {
+            crate::bench::pipeline::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Webhooks(args)) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -204,6 +247,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sandbox(args) => sandbox(args).await,
         Command::Tools(command) => crate::tools::cli::run(command).await,
+        Command::Prune {
+            db,
+            retention,
+            json,
+        } => {
+            let pruned = open(&db).await?.prune(retention).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pruned)?);
+            } else {
+                println!(
+                    "pruned data older than {}: {} event bodies, {} run trails ({} steps), {} \
+                     write records, {} expired sessions",
+                    humantime::format_duration(retention),
+                    pruned.event_bodies,
+                    pruned.run_trails,
+                    pruned.run_steps,
+                    pruned.actions,
+                    pruned.sessions
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Mcp(command) => crate::mcp::cli::run_mcp(command).await,
         Command::Migrate(db) => {
@@ -217,7 +282,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         }) => {
-            let runs = open(&db).await?.list_runs(status.as_deref(), limit).await?;
+            let runs = open_read_only(&db)
+                .await?
+                .list_runs(status.map(RunStatus::as_str), limit)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
             } else {
@@ -240,7 +308,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs(RunsCommand::Show { db, id, json }) => {
-            let db = open(&db).await?;
+            let db = open_read_only(&db).await?;
             let Some(run) = db.run(id).await? else {
                 eprintln!("triaged: no run {id}");
                 return Ok(ExitCode::FAILURE);
@@ -270,9 +338,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         }) => {
-            let events = open(&db)
+            let events = open_read_only(&db)
                 .await?
-                .list_events(status.as_deref(), limit)
+                .list_events(status.map(EventStatus::as_str), limit)
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&events)?);
@@ -346,8 +414,10 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Opens and migrates the database of a command (shared by the subcommands of other modules).
+/// Opens and migrates the database of a command (shared by the subcommands of other modules);
+/// a malformed URL is a [`UsageError`].
 pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+    crate::config::check_database_url(&db.database_url).map_err(|e| UsageError(e.to_string()))?;
     let handle = Db::open(&db.database_url, db.durability)
         .await
         .context("TRIAGED_DATABASE_URL")?;
@@ -367,8 +437,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let app = App::start(config).await?;
-    shutdown_signal().await;
-    app.shutdown().await?;
+    app.run_until(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -123,6 +123,8 @@ pub struct Config {
     pub sandbox: Option<EmbeddedSandbox>,
     /// The MCP server (`/mcp`).
     pub mcp: super::McpConfig,
+    /// The console, LLM cost and retention.
+    pub console: super::ConsoleConfig,
 }
 
 /// Queue tuning: the workers, how they poll, their heartbeat and the shutdown grace (the app
@@ -182,15 +184,7 @@ impl Config {
                 var: "INTERCOM_ACCESS_TOKEN",
             });
         }
-        if !args.db.database_url.starts_with("sqlite:") {
-            return Err(ConfigError::Invalid {
-                var: "TRIAGED_DATABASE_URL",
-                message: format!(
-                    "{:?} is not supported; use sqlite://PATH",
-                    args.db.database_url
-                ),
-            });
-        }
+        check_database_url(&args.db.database_url)?;
         if args.max_attempts == 0 {
             return Err(ConfigError::Invalid {
                 var: "TRIAGED_MAX_ATTEMPTS",
@@ -215,7 +209,9 @@ impl Config {
             .or(args.openai_api_key)
             .filter(|k| !k.trim().is_empty())
             .map(SecretString::from);
+        let console = args.console.into_config()?;
         Ok(Self {
+            console,
             listen: args.listen,
             database_url: args.db.database_url,
             durability: args.db.durability,
@@ -281,6 +277,23 @@ impl Config {
 pub(super) struct ServeArgsParser {
     #[command(flatten)]
     pub(super) serve: ServeArgs,
+}
+
+/// Checks that `TRIAGED_DATABASE_URL` names a SQLite file: `sqlite://PATH` or `sqlite:PATH`
+/// (query parameters allowed). Anything else (`garbage`, `sqlite://`, an empty value) is refused
+/// before a file could be created under that name.
+pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split(['?', '#']).next().unwrap_or_default());
+    match path {
+        Some(path) if !path.trim().is_empty() => Ok(()),
+        _ => Err(ConfigError::Invalid {
+            var: "TRIAGED_DATABASE_URL",
+            message: format!("{url:?} is not a database URL; use sqlite://PATH"),
+        }),
+    }
 }
 
 /// `a, b ,c` → three secrets; empty entries are dropped.

@@ -12,19 +12,29 @@ use super::{
     Shared,
     error::ApiError,
     lock,
-    model::{
-        APP_PACKAGE_CODE, Assignee, Author, Conversation, Part, Source, State, Workspace, to_html,
-    },
+    model::{Assignee, Author, Conversation, Part, Source, State, Workspace, to_html},
     render::{self, Parts},
     webhooks,
 };
 
-/// Who made a change: an app through the REST API (parts get `app_package_code`), or a person in
-/// the Inbox / Messenger (null `app_package_code`).
+/// Who made a change: an app through the REST API (parts get that app's `app_package_code`: the
+/// sandbox's own app, or a second one registered with its own token), or a person in the Inbox /
+/// Messenger (null `app_package_code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Api,
+pub enum Via<'a> {
+    /// An app, by its package code.
+    App(&'a str),
     Ui,
+}
+
+impl Via<'_> {
+    /// The `app_package_code` parts made this way carry.
+    fn package_code(self) -> Option<String> {
+        match self {
+            Self::App(code) => Some(code.to_owned()),
+            Self::Ui => None,
+        }
+    }
 }
 
 /// What an admin does to a conversation (re-exported as `TeammateAction`).
@@ -169,7 +179,7 @@ pub fn admin_action(
             author,
             assigned_to,
             state: conv.state,
-            app_package_code: (via == Via::Api).then(|| APP_PACKAGE_CODE.to_owned()),
+            app_package_code: via.package_code(),
         },
     );
     Ok(finish(shared, &ws, conversation_id, &part_id, &topics, now))
@@ -223,7 +233,7 @@ pub fn contact_reply(
             author,
             assigned_to: None,
             state: State::Open,
-            app_package_code: (via == Via::Api).then(|| APP_PACKAGE_CODE.to_owned()),
+            app_package_code: via.package_code(),
         },
     );
     Ok(finish(

@@ -1,6 +1,7 @@
 //! The control API under `/_sandbox/` (routes listed in the [`super`] module docs): act as a
 //! customer or as a human teammate in the Inbox, read a conversation's full state, switch faults,
-//! move the clock, read stats. Changes made here carry no `app_package_code` and emit the same
+//! move the clock, read stats, switch redelivery, register a second app. Changes made here carry
+//! no `app_package_code` (unless they say they came through an integration) and emit the same
 //! signed notifications as real Intercom. Not authenticated and not rate limited: the sandbox is a
 //! local rehearsal tool. Never reachable under an Intercom path.
 
@@ -42,6 +43,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/webhook_url", put(webhook_url))
         .route("/_sandbox/clock/advance", post(advance_clock))
         .route("/_sandbox/webhooks/flush", post(flush))
+        .route("/_sandbox/webhooks/redelivery", put(redelivery))
+        .route("/_sandbox/apps", post(add_app))
         .with_state(shared)
 }
 
@@ -49,6 +52,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
 struct CustomerMessage {
     contact_id: Option<String>,
     body: String,
+    /// The reply came through another integration with this package code (none: the Messenger).
+    app_package_code: Option<String>,
+}
+
+/// A person in the UI, or through the integration `code`.
+fn via(code: Option<&str>) -> Via<'_> {
+    code.map_or(Via::Ui, Via::App)
 }
 
 async fn customer_start(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -66,7 +76,8 @@ async fn customer_reply(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let msg: CustomerMessage = parse_body(&body)?;
-    actions::contact_reply(&state, &id, msg.contact_id.as_deref(), &msg.body, Via::Ui).map(Json)
+    let via = via(msg.app_package_code.as_deref());
+    actions::contact_reply(&state, &id, msg.contact_id.as_deref(), &msg.body, via).map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +88,8 @@ struct TeammateAction {
     /// For `assign`: whether `assignee_id` is a team (guessed from the id when absent).
     team: Option<bool>,
     snoozed_until: Option<i64>,
+    /// The teammate acted through another integration with this package code (none: the Inbox).
+    app_package_code: Option<String>,
 }
 
 async fn teammate(
@@ -118,7 +131,8 @@ async fn teammate(
             ));
         }
     };
-    actions::admin_action(&state, &id, &a.admin_id, action, Via::Ui).map(Json)
+    let via = via(a.app_package_code.as_deref());
+    actions::admin_action(&state, &id, &a.admin_id, action, via).map(Json)
 }
 
 async fn conversation(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -140,6 +154,10 @@ struct FaultsBody {
     latency_ms: u64,
     #[serde(default)]
     drop_after_write: u32,
+    #[serde(default)]
+    error_after_write: u32,
+    /// 500, 502 or 504 (default 502).
+    error_after_write_status: Option<u16>,
 }
 
 async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -147,14 +165,26 @@ async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     if !(0.0..=1.0).contains(&f.error_share) {
         return Err(ApiError::invalid("error_share must be between 0 and 1"));
     }
+    let status = f.error_after_write_status.unwrap_or(502);
+    if ![500, 502, 504].contains(&status) {
+        return Err(ApiError::invalid(
+            "error_after_write_status must be 500, 502 or 504",
+        ));
+    }
     *lock(&state.faults) = Faults {
         error_share: f.error_share,
         latency: Duration::from_millis(f.latency_ms),
         drop_after_write: f.drop_after_write,
+        error_after_write: f.error_after_write,
+        error_after_write_status: status,
     };
-    Ok(Json(
-        json!({"error_share": f.error_share, "latency_ms": f.latency_ms, "drop_after_write": f.drop_after_write}),
-    ))
+    Ok(Json(json!({
+        "error_share": f.error_share,
+        "latency_ms": f.latency_ms,
+        "drop_after_write": f.drop_after_write,
+        "error_after_write": f.error_after_write,
+        "error_after_write_status": status,
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,6 +207,40 @@ async fn advance_clock(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     let a: Advance = parse_body(&body)?;
     state.clock.advance(Duration::from_secs(a.seconds));
     Ok(Json(json!({"now": state.clock.now()})))
+}
+
+#[derive(Debug, Deserialize)]
+struct Redelivery {
+    /// Milliseconds before the one redelivery of a failed notification; null: never.
+    after_ms: Option<u64>,
+}
+
+async fn redelivery(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let r: Redelivery = parse_body(&body)?;
+    state
+        .emitter
+        .set_redelivery(r.after_ms.map(Duration::from_millis));
+    Ok(Json(json!({"after_ms": r.after_ms})))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewApp {
+    access_token: String,
+    package_code: String,
+}
+
+async fn add_app(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let app: NewApp = parse_body(&body)?;
+    if app.access_token.trim().is_empty() || app.access_token == state.access_token {
+        return Err(ApiError::invalid(
+            "access_token must be non-empty and differ from the sandbox's own",
+        ));
+    }
+    if app.package_code.trim().is_empty() {
+        return Err(ApiError::missing("package_code"));
+    }
+    lock(&state.apps).insert(app.access_token, app.package_code.clone());
+    Ok(Json(json!({"package_code": app.package_code})))
 }
 
 async fn flush(state: S) -> Json<Value> {

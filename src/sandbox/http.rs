@@ -1,6 +1,7 @@
 //! The gate every REST request passes before its handler: counting, rate limiting (with the
-//! `X-RateLimit-*` headers on every answer), bearer auth, `Intercom-Version` checking, and the
-//! fault switches (latency, a share of 500s, dropping the response after a write).
+//! `X-RateLimit-*` headers on every answer), bearer auth (which app is calling), `Intercom-Version`
+//! checking, and the fault switches (latency, a share of 500s, dropping the response after a write,
+//! a load balancer's 502/504 after a write was applied).
 //!
 //! Never applies to the `/_sandbox/` control API.
 
@@ -14,16 +15,22 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{Shared, error::ApiError, lock};
+use super::{APP_PACKAGE_CODE, Shared, error::ApiError, lock};
+
+/// The app a REST request authenticated as, by its `app_package_code` (a request extension the
+/// write handlers read to stamp the parts they create).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App(pub String);
 
 /// Counts, rate-limits, authenticates and applies faults, in that order.
-pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let decision = lock(&shared.limiter).check(shared.clock.now_ms());
     {
         let mut stats = lock(&shared.stats);
         stats.requests += 1;
         stats.peak_window_requests = stats.peak_window_requests.max(u64::from(decision.arrived));
     }
+    let app = app_of(&shared, &req);
     let mut response = if !decision.allowed {
         lock(&shared.stats).throttled += 1;
         ApiError::new(
@@ -32,17 +39,20 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
             "You have exceeded the rate limit. Please try again later.",
         )
         .into_response()
-    } else if !authorized(&shared, &req) {
-        ApiError::unauthorized().into_response()
-    } else if let Some(bad) = bad_version(&req) {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "intercom_version_invalid",
-            format!("Intercom-Version {bad:?} is not a known API version"),
-        )
-        .into_response()
+    } else if let Some(app) = app {
+        if let Some(bad) = bad_version(&req) {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "intercom_version_invalid",
+                format!("Intercom-Version {bad:?} is not a known API version"),
+            )
+            .into_response()
+        } else {
+            req.extensions_mut().insert(app);
+            with_faults(&shared, req, next).await
+        }
     } else {
-        with_faults(&shared, req, next).await
+        ApiError::unauthorized().into_response()
     };
     let headers = response.headers_mut();
     // Intercom's `Date` is Intercom's clock, the one `X-RateLimit-Reset` is counted on: a client
@@ -81,12 +91,19 @@ pub async fn count_endpoint(
     next.run(req).await
 }
 
-fn authorized(shared: &Shared, req: &Request) -> bool {
-    req.headers()
+/// The app whose bearer token the request carries: the sandbox's own, or a second app registered
+/// with [`super::Sandbox::add_app`]. None: not authorized.
+fn app_of(shared: &Shared, req: &Request) -> Option<App> {
+    let token = req
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| token.trim() == shared.access_token)
+        .and_then(|v| v.strip_prefix("Bearer "))?
+        .trim();
+    if token == shared.access_token {
+        return Some(App(APP_PACKAGE_CODE.to_owned()));
+    }
+    lock(&shared.apps).get(token).cloned().map(App)
 }
 
 /// The `Intercom-Version` value when it names no known version (absent is fine: the app's version).
@@ -116,21 +133,34 @@ async fn with_faults(shared: &Shared, req: Request, next: Next) -> Response {
         .into_response();
     }
     let is_write = req.method() != Method::GET && !req.uri().path().ends_with("/search");
-    let drop_response = is_write && {
-        let mut f = lock(&shared.faults);
-        let take = f.drop_after_write > 0;
-        if take {
-            f.drop_after_write -= 1;
-        }
-        take
-    };
+    let drop_response = is_write && take_one(&mut lock(&shared.faults).drop_after_write);
     let response = next.run(req).await;
-    if !drop_response {
-        return response;
+    if drop_response {
+        lock(&shared.stats).dropped_responses += 1;
+        return dropped(response);
     }
-    lock(&shared.stats).dropped_responses += 1;
-    // The write happened; a body that fails at once makes hyper abort the connection, so the
-    // client sees a lost response.
+    if is_write
+        && response.status().is_success()
+        && take_one(&mut lock(&shared.faults).error_after_write)
+    {
+        lock(&shared.stats).errors_after_write += 1;
+        return gateway_error(faults.error_after_write_status);
+    }
+    response
+}
+
+/// Counts a fault switch down; whether it fired.
+fn take_one(remaining: &mut u32) -> bool {
+    let fire = *remaining > 0;
+    if fire {
+        *remaining -= 1;
+    }
+    fire
+}
+
+/// The write happened; a body that fails at once makes hyper abort the connection, so the client
+/// sees a lost response.
+fn dropped(response: Response) -> Response {
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let failing = futures::stream::once(async {
@@ -139,4 +169,24 @@ async fn with_faults(shared: &Shared, req: Request, next: Next) -> Response {
         ))
     });
     Response::from_parts(parts, Body::from_stream(failing))
+}
+
+/// What a load balancer in front of Intercom answers when the backend was slow or went away after
+/// committing: an HTML page, not an Intercom `error.list`. `status` 0 means 502.
+fn gateway_error(status: u16) -> Response {
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(StatusCode::is_server_error)
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let reason = status.canonical_reason().unwrap_or("Server Error");
+    let code = status.as_u16();
+    let page = format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+        page,
+    )
+        .into_response()
 }

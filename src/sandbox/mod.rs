@@ -23,17 +23,20 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /_sandbox/customer/conversations` `{contact_id, body}` | a customer starts a conversation → `{conversation_id}`; emits `conversation.user.created` |
-//! | `POST /_sandbox/customer/conversations/{id}/reply` `{contact_id?, body}` | a customer replies (reopens a closed one with an `open` part); `conversation.user.replied` |
-//! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic |
+//! | `POST /_sandbox/customer/conversations/{id}/reply` `{contact_id?, body, app_package_code?}` | a customer replies (reopens a closed one with an `open` part); `conversation.user.replied`. With `app_package_code` the reply came through that integration (the part carries the code) |
+//! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?, app_package_code?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic. With `app_package_code`: through that integration |
 //! | `GET /_sandbox/conversations/{id}` | the conversation's full state (all parts, HTML bodies) |
 //! | `GET /_sandbox/stats` | request, 429, fault and webhook counts; the peak requests in one rate window |
-//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write}` | fault injection |
+//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page |
+//! | `PUT /_sandbox/webhooks/redelivery` `{after_ms}` | a failed notification is sent once more after `after_ms` (Intercom: about 60000), `null`: never (the default) |
+//! | `POST /_sandbox/apps` `{access_token, package_code}` | installs a second app: REST calls with its token create parts carrying its `app_package_code` |
 //! | `PUT /_sandbox/webhook_url` `{url}` | where notifications go (`null`: nowhere) |
 //! | `POST /_sandbox/clock/advance` `{seconds}` | moves the sandbox clock forward (rate windows, scroll expiry) |
 //! | `POST /_sandbox/webhooks/flush` | answers once every queued notification was attempted |
 //!
-//! Parts written through the REST API carry `app_package_code` [`model::APP_PACKAGE_CODE`]; parts by
-//! customers and by teammates through the control API carry null. Every change emits a signed
+//! Parts written through the REST API carry `app_package_code` [`model::APP_PACKAGE_CODE`] (or a
+//! second app's code, for calls with its token); parts by customers and by teammates through the
+//! control API carry null unless they name the integration they came through. Every change emits a signed
 //! notification (plain-text bodies, only the new part) to the webhook URL; a reply by the bot admin
 //! goes out on both `conversation.admin.replied` and `conversation.operator.replied`.
 
@@ -95,6 +98,10 @@ pub struct SandboxConfig {
     pub rate_window: Duration,
     /// A company scroll unused this long expires (Intercom: 1 minute).
     pub scroll_expiry: Duration,
+    /// Intercom tries a failed notification once more, about a minute later: with `Some(delay)`
+    /// the sandbox does the same after `delay` (`None`: one attempt only, the default, so a
+    /// rehearsal never waits a minute to shut down).
+    pub redeliver_after: Option<Duration>,
 }
 
 /// The demo credentials used when none are configured (printed at start); defaults of the settings.
@@ -116,6 +123,7 @@ impl SandboxConfig {
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_window: Duration::from_secs(10),
             scroll_expiry: Duration::from_secs(60),
+            redeliver_after: None,
         }
     }
 }
@@ -129,6 +137,11 @@ pub struct Faults {
     pub latency: Duration,
     /// The next N writes are applied, then the connection is dropped without a response.
     pub drop_after_write: u32,
+    /// The next N writes that succeed are applied, then answered like a load balancer whose
+    /// backend committed and went quiet: status [`Self::error_after_write_status`], an HTML page.
+    pub error_after_write: u32,
+    /// 500, 502 or 504 for [`Self::error_after_write`]; 0 (the default) means 502.
+    pub error_after_write_status: u16,
 }
 
 /// Counters since start.
@@ -145,12 +158,18 @@ pub struct SandboxStats {
     pub injected_errors: u64,
     /// Writes applied whose response was dropped.
     pub dropped_responses: u64,
+    /// Writes applied and then answered 5xx by [`Faults::error_after_write`].
+    pub errors_after_write: u64,
     /// Requests per `METHOD /route` (route templates, e.g. `GET /conversations/{id}`).
     pub per_endpoint: BTreeMap<String, u64>,
     /// Notifications queued, per topic.
     pub webhooks_by_topic: BTreeMap<String, u64>,
+    /// Delivery attempts answered 2xx (redeliveries included).
     pub webhooks_delivered: u64,
+    /// Delivery attempts that failed (no answer in 5 s, or not 2xx; redeliveries included).
     pub webhooks_failed: u64,
+    /// Second attempts made for failed notifications (see [`SandboxConfig::redeliver_after`]).
+    pub webhooks_redelivered: u64,
 }
 
 /// State shared by the handlers, the control API and [`Sandbox`].
@@ -159,6 +178,8 @@ pub(crate) struct Shared {
     pub ws: Mutex<model::Workspace>,
     pub clock: clock::Clock,
     pub access_token: String,
+    /// Second apps: access token → `app_package_code` (see [`Sandbox::add_app`]).
+    pub apps: Mutex<BTreeMap<String, String>>,
     pub webhook_url: Mutex<Option<String>>,
     pub faults: Mutex<Faults>,
     pub stats: Arc<Mutex<SandboxStats>>,
@@ -192,13 +213,18 @@ impl Sandbox {
         };
         let ws = seed::load(&yaml, clock.now())?;
         let stats = Arc::new(Mutex::new(SandboxStats::default()));
-        let emitter = webhooks::Emitter::start(config.client_secret.clone(), stats.clone())?;
+        let emitter = webhooks::Emitter::start(
+            config.client_secret.clone(),
+            config.redeliver_after,
+            stats.clone(),
+        )?;
         let window_ms = i64::try_from(config.rate_window.as_millis()).unwrap_or(10_000);
         let expiry_ms = i64::try_from(config.scroll_expiry.as_millis()).unwrap_or(60_000);
         let shared = Arc::new(Shared {
             ws: Mutex::new(ws),
             clock,
             access_token: config.access_token,
+            apps: Mutex::new(BTreeMap::new()),
             webhook_url: Mutex::new(config.webhook_url),
             faults: Mutex::new(Faults::default()),
             stats,
@@ -255,6 +281,18 @@ impl Sandbox {
         *lock(&self.shared.faults) = faults;
     }
 
+    /// Redeliver a failed notification once after `delay` (Intercom: about 60 s), or never.
+    pub fn set_redelivery(&self, delay: Option<Duration>) {
+        self.shared.emitter.set_redelivery(delay);
+    }
+
+    /// Registers a second app (another integration installed in the workspace): REST calls with
+    /// `access_token` act as it, and the parts they create carry `package_code` as their
+    /// `app_package_code`.
+    pub fn add_app(&self, access_token: &str, package_code: &str) {
+        lock(&self.shared.apps).insert(access_token.to_owned(), package_code.to_owned());
+    }
+
     /// Companies per `GET /companies/scroll` page (15 unless changed).
     pub fn set_scroll_page_size(&self, size: usize) {
         lock(&self.shared.scrolls).page_size = size.max(1);
@@ -293,6 +331,37 @@ impl Sandbox {
         result.map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
     }
 
+    /// A customer's reply that reaches the conversation through another integration (a WhatsApp
+    /// or e-mail connector): the part is the contact's, with `package_code` as its
+    /// `app_package_code`. Emits `conversation.user.replied`.
+    pub async fn customer_says_via_app(
+        &self,
+        conversation_id: &str,
+        contact_id: &str,
+        text: &str,
+        package_code: &str,
+    ) -> anyhow::Result<()> {
+        let via = Via::App(package_code);
+        actions::contact_reply(&self.shared, conversation_id, Some(contact_id), text, via)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// A teammate acts through another integration (the part is the admin's, with
+    /// `package_code` as its `app_package_code`); emits the matching `conversation.admin.*`.
+    pub async fn teammate_via_app(
+        &self,
+        conversation_id: &str,
+        admin_id: &str,
+        action: TeammateAction,
+        package_code: &str,
+    ) -> anyhow::Result<()> {
+        let via = Via::App(package_code);
+        actions::admin_action(&self.shared, conversation_id, admin_id, action, via)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
     /// A human teammate replies in the Inbox (no `app_package_code`); emits
     /// `conversation.admin.replied`.
     pub async fn teammate_replies(
@@ -323,14 +392,15 @@ impl Sandbox {
             .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
     }
 
-    /// Resolves once every notification queued so far was attempted.
+    /// Resolves once every notification queued so far was attempted, redeliveries included.
     pub async fn flush_webhooks(&self) {
         self.shared.emitter.flush().await;
     }
 
-    /// Delivers pending notifications, then stops serving.
+    /// Delivers pending notifications (not waiting for redeliveries still due), then stops
+    /// serving.
     pub async fn shutdown(self) {
-        self.shared.emitter.flush().await;
+        self.shared.emitter.drain().await;
         self.shutdown.cancel();
         let _ = self.server.await;
     }

@@ -190,7 +190,7 @@ async fn with_a_share_of_intercom_5xx_and_latency_every_run_ends_and_no_reply_is
     sandbox.set_faults(Faults {
         error_share: 0.3,
         latency: Duration::from_millis(20),
-        drop_after_write: 0,
+        ..Faults::default()
     });
     app.settle().await;
     sandbox.set_faults(Faults::default());

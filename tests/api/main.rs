@@ -5,11 +5,14 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod bench;
 mod coalescing;
+mod console;
 mod contract;
 mod conversation_rules;
 mod crash;
 mod daemon;
+mod edges;
 mod faults;
 mod helpers;
 mod intercom_client;

@@ -1,14 +1,16 @@
 //! Conversation writes through the REST API: reply (admin comment/note, contact reply), manage
-//! (close, snooze, open, assign), tag and untag. Parts made here carry the app's
-//! `app_package_code`. Bodies are parsed strictly enough to answer Intercom's errors.
+//! (close, snooze, open, assign), tag and untag. Parts made here carry the calling app's
+//! `app_package_code` (the sandbox's own, or a second app's: see `Sandbox::add_app`).
+//! Bodies are parsed strictly enough to answer Intercom's errors.
 
-use axum::{Json, body::Bytes, extract::Path};
+use axum::{Extension, Json, body::Bytes, extract::Path};
 use serde_json::{Value, json};
 
 use super::{S, id_field, str_field};
 use crate::sandbox::{
     actions::{self, AdminAction, Via},
     error::{ApiError, parse_body},
+    http::App,
     lock,
     model::{AppliedTag, Workspace},
 };
@@ -26,7 +28,12 @@ fn resolve_last(ws: &Workspace, id: &str, contact_id: Option<&str>) -> String {
 }
 
 /// `POST /conversations/{id}/reply`.
-pub async fn reply(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn reply(
+    state: S,
+    Extension(App(app)): Extension<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let body: Value = parse_body(&body)?;
     let kind = str_field(&body, "type").ok_or_else(|| ApiError::missing("type"))?;
     let message_type =
@@ -56,7 +63,7 @@ pub async fn reply(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json
                 note,
                 body: text.to_owned(),
             };
-            actions::admin_action(&state, &id, &admin_id, action, Via::Api).map(Json)
+            actions::admin_action(&state, &id, &admin_id, action, Via::App(&app)).map(Json)
         }
         "user" | "contact" | "lead" => {
             if message_type != "comment" {
@@ -86,7 +93,7 @@ pub async fn reply(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json
                 let id = resolve_last(&ws, &id, Some(&contact_id));
                 (contact_id, id)
             };
-            actions::contact_reply(&state, &id, Some(&contact_id), text, Via::Api).map(Json)
+            actions::contact_reply(&state, &id, Some(&contact_id), text, Via::App(&app)).map(Json)
         }
         other => Err(ApiError::invalid(format!(
             "type {other:?} must be admin or user"
@@ -97,6 +104,7 @@ pub async fn reply(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json
 /// `POST /conversations/{id}/parts`: close, snoozed, open, assignment.
 pub async fn manage(
     state: S,
+    Extension(App(app)): Extension<App>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -147,7 +155,7 @@ pub async fn manage(
             )));
         }
     };
-    actions::admin_action(&state, &id, &admin_id, action, Via::Api).map(Json)
+    actions::admin_action(&state, &id, &admin_id, action, Via::App(&app)).map(Json)
 }
 
 /// `POST /conversations/{id}/tags` `{id, admin_id}` → the tag.

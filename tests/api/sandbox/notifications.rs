@@ -224,3 +224,110 @@ async fn shutdown_delivers_pending_notifications_then_stops_serving() {
         "the port is closed"
     );
 }
+
+/// A webhook receiver that answers 503 to its first `failures` notifications, then 200.
+async fn flaky_receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    type Got = Arc<Mutex<Vec<Received>>>;
+    async fn hook(
+        State((got, failures)): State<(Got, usize)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::http::StatusCode {
+        let mut got = got.lock().unwrap();
+        got.push(Received { headers, body });
+        if got.len() <= failures {
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            axum::http::StatusCode::OK
+        }
+    }
+    let got: Got = Arc::default();
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state((got.clone(), failures));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), got)
+}
+
+#[tokio::test]
+async fn a_failed_notification_is_redelivered_once_after_the_delay_with_the_same_id() {
+    let (url, got) = flaky_receiver(1).await;
+    let sim = Sim::start_with(|c| {
+        c.webhook_url = Some(url);
+        c.redeliver_after = Some(Duration::from_millis(200));
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let id = sim
+        .sandbox
+        .customer_says(None, PRIYA, "Anyone there?")
+        .await
+        .unwrap();
+    sim.sandbox.flush_webhooks().await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "flush waited for the redelivery"
+    );
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "one failed attempt, one redelivery");
+    let (first, second) = (got[0].json(), got[1].json());
+    verify(&got[1]);
+    assert_eq!(first["id"], second["id"], "the same notification");
+    assert_eq!(first["delivery_attempts"], 1);
+    assert_eq!(second["delivery_attempts"], 2);
+    assert_eq!(first["first_sent_at"], second["first_sent_at"]);
+    assert_eq!(second["data"]["item"]["id"], id.as_str());
+    let stats = sim.sandbox.stats();
+    assert_eq!(
+        (
+            stats.webhooks_failed,
+            stats.webhooks_delivered,
+            stats.webhooks_redelivered
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_redelivery_that_fails_too_is_not_tried_again_and_without_a_delay_nothing_is_redelivered()
+{
+    let (url, got) = flaky_receiver(usize::MAX).await;
+    let sim = Sim::start_with(|c| c.webhook_url = Some(url)).await;
+    sim.sandbox
+        .customer_says(None, PRIYA, "first")
+        .await
+        .unwrap();
+    sim.sandbox.flush_webhooks().await;
+    assert_eq!(got.lock().unwrap().len(), 1, "redelivery is off by default");
+    let set = sim
+        .control(
+            Method::PUT,
+            "/_sandbox/webhooks/redelivery",
+            json!({"after_ms": 50}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    sim.sandbox
+        .customer_says(None, PRIYA, "second")
+        .await
+        .unwrap();
+    sim.sandbox.flush_webhooks().await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        3,
+        "the second notification: two attempts, no more"
+    );
+    assert_eq!(got[2].json()["delivery_attempts"], 2);
+    assert_eq!(sim.sandbox.stats().webhooks_failed, 3);
+    let off = sim
+        .control(
+            Method::PUT,
+            "/_sandbox/webhooks/redelivery",
+            json!({"after_ms": null}),
+        )
+        .await;
+    assert_eq!(off.status, 200);
+}
