@@ -13,6 +13,7 @@ pub mod mcp_calls;
 pub mod retention;
 pub mod runs;
 pub mod tokens;
+pub mod usage;
 
 use std::{str::FromStr, time::Duration};
 
