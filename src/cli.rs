@@ -54,6 +54,9 @@ pub enum Command {
 pub enum BenchCommand {
     /// Fire unique signed notifications; print throughput and p50/p99/max ack latency.
     Webhooks(crate::bench::BenchArgs),
+    /// Run customer messages through the whole pipeline in this process (embedded sandbox,
+    /// zero-latency model stand-in); print runs/s, latencies, Intercom and model traffic per run.
+    Pipeline(crate::bench::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +171,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
         Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
+        Command::Bench(BenchCommand::Pipeline(args)) => {
+            crate::bench::pipeline::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Webhooks(args)) => {
             crate::bench::run(args).await?;
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod bench;
 mod coalescing;
 mod contract;
 mod conversation_rules;
