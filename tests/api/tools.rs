@@ -20,6 +20,7 @@ use triaged::{
 };
 
 mod calls;
+mod caps;
 mod cli;
 mod guard;
 mod modes;
