@@ -1,9 +1,10 @@
 //! Wiring: builds every stage from a [`Config`], runs them, and stops them in order.
 //!
 //! [`App::start`] binds the listener (port 0 works, for tests), opens and migrates the database,
-//! reconciles the queue, and starts the HTTP server, the workers and the janitor. [`App::shutdown`]
-//! stops accepting requests, lets in-flight runs finish within the grace period, and closes the
-//! database.
+//! reconciles the queue, and starts the HTTP server, the workers and the janitor, each supervised
+//! ([`crate::supervise`]). [`App::run_until`] serves until a stop signal or a dead task;
+//! [`App::shutdown`] stops accepting requests, lets in-flight runs finish within the grace period,
+//! and closes the database.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -20,6 +21,7 @@ use crate::{
     runner::{RetryPolicy, Runner},
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
+    supervise::Health,
     triage::Triage,
     web,
 };
@@ -46,10 +48,11 @@ pub struct App {
     stop_http: CancellationToken,
     readiness: web::Readiness,
     grace: Duration,
+    health: Health,
     server: JoinHandle<std::io::Result<()>>,
-    writer: JoinHandle<()>,
-    worker: Option<JoinHandle<Result<(), apalis::prelude::BoxDynError>>>,
-    janitor: JoinHandle<()>,
+    writer: JoinHandle<Option<()>>,
+    worker: Option<JoinHandle<Option<Result<(), apalis::prelude::BoxDynError>>>>,
+    janitor: JoinHandle<Option<()>>,
 }
 
 impl App {
@@ -133,22 +136,25 @@ impl App {
                 max_replies_per_hour: config.max_bot_replies_per_hour,
             }),
         );
+        let health = Health::default();
         let worker = (config.queue.workers > 0).then(|| {
-            queue::spawn_worker(
+            let task = queue::spawn_worker(
                 &db,
                 runner.clone(),
                 &queue_settings(&config.queue),
                 shutdown.child_token(),
-            )
+            );
+            health.adopt("worker", &shutdown, task)
         });
-        let janitor = tokio::spawn(
-            Janitor {
-                db: db.clone(),
-                every: JANITOR_EVERY,
-            }
-            .run(shutdown.child_token()),
-        );
+        let janitor = Janitor {
+            db: db.clone(),
+            every: JANITOR_EVERY,
+            retention: config.console.retention,
+        };
+        let janitor = health.spawn("janitor", &shutdown, janitor.run(shutdown.child_token()));
+        tokio::spawn(crate::telemetry::upkeep(shutdown.child_token()));
         let (writer, writer_task) = Writer::spawn(db.clone());
+        let writer_task = health.adopt("ingest writer", &shutdown, writer_task);
         let readiness = web::Readiness::default();
         let router = web::router(
             db.clone(),
@@ -159,6 +165,7 @@ impl App {
             },
             config.webhook.max_body_bytes,
             readiness.clone(),
+            health.clone(),
         );
         let stop_http = CancellationToken::new();
         let server_stop = stop_http.clone();
@@ -179,6 +186,7 @@ impl App {
             stop_http,
             readiness,
             grace: config.shutdown_grace,
+            health,
             server,
             writer: writer_task,
             worker,
@@ -214,6 +222,29 @@ impl App {
     /// The job runner (to wait on finished runs).
     pub fn runner(&self) -> &Arc<Runner> {
         &self.runner
+    }
+
+    /// Whether the background tasks are alive (what `/readyz` reports).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Serves until `stop` resolves (SIGTERM) or a background task dies, then shuts down. A dead
+    /// task is an error, so `triaged serve` exits non-zero and the orchestrator restarts it.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let health = self.health.clone();
+        tokio::select! {
+            () = stop => self.shutdown().await,
+            reason = health.failed() => {
+                if let Err(error) = self.shutdown().await {
+                    tracing::warn!(%error, "shutting down after a task died");
+                }
+                anyhow::bail!("{reason}: exiting so the process is restarted")
+            }
+        }
     }
 
     /// Drains, then stops: `/readyz` turns 503 at once, the worker starts no new run, the runs in
@@ -260,10 +291,8 @@ impl App {
             anyhow::bail!(grace_ran_out());
         }
         server.context("HTTP server task")?.context("HTTP server")?;
-        if let Some(worker) = worker {
-            worker
-                .context("worker task")?
-                .map_err(|e| anyhow::anyhow!("worker: {e}"))?;
+        if let Some(Some(worker)) = worker.transpose().context("worker task")? {
+            worker.map_err(|e| anyhow::anyhow!("worker: {e}"))?;
         }
         self.db.close().await;
         if let Some(sandbox) = self.sandbox {

@@ -45,6 +45,18 @@ pub enum Command {
     /// The tool registry; run one tool by hand.
     #[command(subcommand)]
     Tools(crate::tools::cli::ToolsCommand),
+    /// Delete raw webhook bodies, run trails and write arguments older than the retention (run
+    /// summaries, counts and costs stay). `triaged serve` does the same every hour.
+    Prune {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Keep this much (e.g. `30d`, `72h`).
+        #[arg(long, env = "TRIAGED_RETENTION", default_value = "30d", value_parser = crate::config::parse_duration)]
+        retention: std::time::Duration,
+        /// Print what was deleted as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Access tokens for MCP clients and the web console.
     #[command(subcommand)]
     Tokens(crate::mcp::cli::TokensCommand),
@@ -208,6 +220,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sandbox(args) => sandbox(args).await,
         Command::Tools(command) => crate::tools::cli::run(command).await,
+        Command::Prune {
+            db,
+            retention,
+            json,
+        } => {
+            let pruned = open(&db).await?.prune(retention).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pruned)?);
+            } else {
+                println!(
+                    "pruned data older than {}: {} event bodies, {} run trails ({} steps), {} \
+                     write records, {} expired sessions",
+                    humantime::format_duration(retention),
+                    pruned.event_bodies,
+                    pruned.run_trails,
+                    pruned.run_steps,
+                    pruned.actions,
+                    pruned.sessions
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tokens(command) => crate::mcp::cli::run(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
@@ -370,8 +404,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let app = App::start(config).await?;
-    shutdown_signal().await;
-    app.shutdown().await?;
+    app.run_until(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

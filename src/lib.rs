@@ -17,6 +17,7 @@
 //! | [`config`] | every setting, read in one place |
 //! | [`telemetry`] | logs and metrics |
 //! | [`app`] | wiring: start every stage, stop them in order |
+//! | [`supervise`] | wiring: background tasks watched; a dead one makes `/readyz` 503 and the process exit non-zero |
 //! | [`cli`] | the `triaged` command line |
 //! | [`ids`] | typed Intercom ids |
 //! | [`bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
@@ -37,6 +38,7 @@ pub mod queue;
 pub mod runner;
 pub mod sandbox;
 pub mod store;
+pub mod supervise;
 pub mod telemetry;
 pub mod tools;
 pub mod transcript;

@@ -18,6 +18,10 @@ const ACK_BUCKETS: &[f64] = &[
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often the recorder drains histogram samples into its summaries (`run_upkeep`), so memory
+/// stays bounded when nobody scrapes `/metrics`.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the log subscriber (`RUST_LOG` filters; default `info`). Safe to call more than once.
 pub fn init_logging(format: LogFormat) {
     init_logging_with(format, "info");
@@ -58,4 +62,17 @@ pub fn metrics() -> &'static PrometheusHandle {
             Err(_) => unreachable!("the bucket list is not empty"),
         }
     })
+}
+
+/// Runs the recorder's upkeep every few seconds until `shutdown` (without it, histogram samples
+/// pile up until the next scrape).
+pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => metrics().run_upkeep(),
+        }
+    }
 }

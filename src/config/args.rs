@@ -163,6 +163,8 @@ pub struct ServeArgs {
     /// With `--sandbox`: a workspace YAML file to start from instead of the demo workspace.
     #[arg(long, env = "SANDBOX_SEED")]
     pub sandbox_seed: Option<PathBuf>,
+    #[command(flatten)]
+    pub console: super::ConsoleArgs,
 }
 
 /// `triaged sandbox` settings: the Intercom simulator alone, on its own port.

@@ -9,6 +9,7 @@
 //! `--help`).
 
 pub mod args;
+mod console;
 mod layering;
 pub mod validated;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, ServeArgs};
 use clap::ValueEnum;
+pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
 pub use validated::{
     Config, EmbeddedSandbox, IntercomConfig, LlmConfig, QueueConfig, RetryConfig, SandboxSettings,

@@ -121,6 +121,8 @@ pub struct Config {
     pub max_bot_replies_per_hour: u32,
     /// Run against a built-in sandbox instead of Intercom.
     pub sandbox: Option<EmbeddedSandbox>,
+    /// The console, LLM cost and retention.
+    pub console: super::ConsoleConfig,
 }
 
 /// Queue tuning: the workers, how they poll, their heartbeat and the shutdown grace (the app
@@ -207,7 +209,9 @@ impl Config {
             .or(args.openai_api_key)
             .filter(|k| !k.trim().is_empty())
             .map(SecretString::from);
+        let console = args.console.into_config()?;
         Ok(Self {
+            console,
             listen: args.listen,
             database_url: args.db.database_url,
             durability: args.db.durability,

@@ -5,6 +5,7 @@
 //! adds a request timeout, classifies what is left into [`LlmError`], and reports token usage. It
 //! never executes tools and never sees Intercom.
 
+pub mod pricing;
 pub mod scripted;
 
 use std::time::Duration;

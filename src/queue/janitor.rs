@@ -1,4 +1,5 @@
 //! Keeps the queue honest: re-enqueues events whose job was lost, and prunes finished job rows.
+//! Once an hour it also applies the retention ([`Db::prune`]).
 
 use std::time::Duration;
 
@@ -36,11 +37,16 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
     Ok(stranded.len())
 }
 
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// The periodic housekeeping task.
 #[derive(Debug, Clone)]
 pub struct Janitor {
     pub db: Db,
     pub every: Duration,
+    /// `TRIAGED_RETENTION`: raw bodies, trails and write arguments older than this are deleted.
+    pub retention: Duration,
 }
 
 impl Janitor {
@@ -48,13 +54,23 @@ impl Janitor {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            if let Err(error) = self.once().await {
-                tracing::warn!(%error, "queue housekeeping failed; will try again");
+                _ = tick.tick() => {
+                    if let Err(error) = self.once().await {
+                        tracing::warn!(%error, "queue housekeeping failed; will try again");
+                    }
+                }
+                _ = prune.tick() => match self.db.prune(self.retention).await {
+                    Ok(pruned) if !pruned.is_empty() => {
+                        tracing::info!(?pruned, "retention: deleted data older than TRIAGED_RETENTION");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "retention failed; will try again"),
+                },
             }
         }
     }

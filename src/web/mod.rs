@@ -16,7 +16,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use crate::{ingest::Ingest, queue, store::Db};
+use crate::{ingest::Ingest, queue, store::Db, supervise::Health};
 
 /// Whether this process wants new traffic. Shutdown flips it to draining first, so `/readyz`
 /// answers 503 (a load balancer stops routing here) while the receiver still stores every webhook
@@ -43,10 +43,17 @@ impl Readiness {
 struct Ops {
     db: Db,
     readiness: Readiness,
+    health: Health,
 }
 
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
-pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize, readiness: Readiness) -> Router {
+pub fn router(
+    db: Db,
+    ingest: Ingest,
+    max_body_bytes: usize,
+    readiness: Readiness,
+    health: Health,
+) -> Router {
     let webhooks = Router::new()
         .route(
             "/webhooks/intercom",
@@ -58,7 +65,11 @@ pub fn router(db: Db, ingest: Ingest, max_body_bytes: usize, readiness: Readines
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(Ops { db, readiness });
+        .with_state(Ops {
+            db,
+            readiness,
+            health,
+        });
     webhooks
         .merge(ops)
         .layer(TraceLayer::new_for_http().make_span_with(
@@ -71,21 +82,36 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 when the database and the queue answer, else 503 with the reason (`draining` once
-/// shutdown has begun).
-async fn readyz(State(Ops { db, readiness }): State<Ops>) -> impl IntoResponse {
+/// 200 when the database and the queue answer and every background task runs, else 503 with the
+/// reason (`draining` once shutdown has begun, `worker task stopped` when a task died).
+async fn readyz(
+    State(Ops {
+        db,
+        readiness,
+        health,
+    }): State<Ops>,
+) -> impl IntoResponse {
     if readiness.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining");
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned());
     }
     if let Err(error) = db.ping().await {
         tracing::warn!(%error, "readiness: database unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable".to_owned(),
+        );
     }
     if let Err(error) = queue::depth(&db).await {
         tracing::warn!(%error, "readiness: queue unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "queue unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue unreachable".to_owned(),
+        );
     }
-    (StatusCode::OK, "ready")
+    if let Some(reason) = health.failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, reason);
+    }
+    (StatusCode::OK, "ready".to_owned())
 }
 
 /// Prometheus text format.

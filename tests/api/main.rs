@@ -7,6 +7,7 @@
 
 mod bench;
 mod coalescing;
+mod console;
 mod contract;
 mod conversation_rules;
 mod crash;

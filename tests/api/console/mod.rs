@@ -1,0 +1,3 @@
+//! Issue 13: operations (supervision, retention), live playbook reload, LLM cost, and the console.
+
+mod operations;
