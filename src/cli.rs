@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     app::App,
     config::{Config, DbArgs, GlobalArgs, SandboxArgs, ServeArgs},
-    store::Db,
+    store::{Db, StoreError, events::EventStatus, runs::RunStatus},
     telemetry,
 };
 
@@ -100,9 +100,9 @@ pub enum RunsCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
-        /// Only runs with this status (running, retrying, succeeded, failed, skipped).
-        #[arg(long)]
-        status: Option<String>,
+        /// Only runs with this status.
+        #[arg(long, value_enum)]
+        status: Option<RunStatus>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -126,9 +126,9 @@ pub enum EventsCommand {
     List {
         #[command(flatten)]
         db: DbArgs,
-        /// Only events with this status (queued, processed, failed, ignored, unparsed).
-        #[arg(long)]
-        status: Option<String>,
+        /// Only events with this status.
+        #[arg(long, value_enum)]
+        status: Option<EventStatus>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[arg(long)]
@@ -174,8 +174,32 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("triaged: {e:#}");
-            ExitCode::FAILURE
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// A setting or argument that cannot work (a malformed database URL, no database there): printed
+/// as one line, exit code 2 like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Opens the database of a command that only reads (`events list`, `runs`, …): refuses a
+/// malformed URL or a missing file as a [`UsageError`] (so nothing is created under a mistyped
+/// name), then opens it read-only, so it also works on a read-only directory.
+pub async fn open_read_only(db: &DbArgs) -> anyhow::Result<Db> {
+    crate::config::check_database_url(&db.database_url).map_err(|e| UsageError(e.to_string()))?;
+    match Db::open_read_only(&db.database_url).await {
+        Ok(handle) => Ok(handle),
+        Err(e @ (StoreError::Missing { .. } | StoreError::Url { .. })) => {
+            Err(UsageError(format!("TRIAGED_DATABASE_URL: {e}")).into())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("TRIAGED_DATABASE_URL")),
     }
 }
 
@@ -254,7 +278,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         }) => {
-            let runs = open(&db).await?.list_runs(status.as_deref(), limit).await?;
+            let runs = open_read_only(&db)
+                .await?
+                .list_runs(status.map(RunStatus::as_str), limit)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
             } else {
@@ -277,7 +304,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs(RunsCommand::Show { db, id, json }) => {
-            let db = open(&db).await?;
+            let db = open_read_only(&db).await?;
             let Some(run) = db.run(id).await? else {
                 eprintln!("triaged: no run {id}");
                 return Ok(ExitCode::FAILURE);
@@ -307,9 +334,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         }) => {
-            let events = open(&db)
+            let events = open_read_only(&db)
                 .await?
-                .list_events(status.as_deref(), limit)
+                .list_events(status.map(EventStatus::as_str), limit)
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&events)?);
@@ -383,8 +410,10 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Opens and migrates the database of a command (shared by the subcommands of other modules).
+/// Opens and migrates the database of a command (shared by the subcommands of other modules);
+/// a malformed URL is a [`UsageError`].
 pub(crate) async fn open(db: &DbArgs) -> anyhow::Result<Db> {
+    crate::config::check_database_url(&db.database_url).map_err(|e| UsageError(e.to_string()))?;
     let handle = Db::open(&db.database_url, db.durability)
         .await
         .context("TRIAGED_DATABASE_URL")?;

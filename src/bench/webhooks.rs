@@ -15,8 +15,8 @@ use crate::ingest::signature;
 /// Arguments of `triaged bench webhooks`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Base URL of the daemon.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    /// Base URL of the daemon (`http://` or `https://`).
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = parse_base_url)]
     pub url: String,
     /// The client secret the daemon verifies with.
     #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
@@ -32,7 +32,17 @@ pub struct BenchArgs {
     pub concurrency: usize,
 }
 
-/// Runs the benchmark and prints its figures.
+/// `--url`: an absolute `http(s)://HOST[:PORT]` URL.
+fn parse_base_url(s: &str) -> Result<String, String> {
+    match reqwest::Url::parse(s) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(s.to_owned()),
+        Ok(_) => Err(format!("{s:?} is not an http(s) URL")),
+        Err(e) => Err(format!("{s:?} is not a URL: {e}")),
+    }
+}
+
+/// Runs the benchmark and prints its figures; an error when not one notification was accepted
+/// (the daemon is not there, or the secret is wrong), so a script notices.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -144,6 +154,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         pct(0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
+    if latencies.is_empty() && args.count > 0 {
+        anyhow::bail!(
+            "no notification was accepted ({failed} failed): is a daemon listening at {} with this \
+             INTERCOM_CLIENT_SECRET?",
+            args.url
+        );
+    }
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
 pub use validated::{
     Config, EmbeddedSandbox, IntercomConfig, LlmConfig, QueueConfig, RetryConfig, SandboxSettings,
-    WebhookConfig,
+    WebhookConfig, check_database_url,
 };
 
 /// A setting that is missing or wrong; printed as one line at start-up.
@@ -105,6 +105,34 @@ mod tests {
             assert_eq!(
                 line, None,
                 "src/config/{file} imports another module of the crate"
+            );
+        }
+    }
+
+    #[test]
+    fn only_sqlite_urls_that_name_a_file_are_database_urls() {
+        for good in [
+            "sqlite://triaged.db",
+            "sqlite:///var/lib/t.db?mode=ro",
+            "sqlite:t.db",
+        ] {
+            assert!(check_database_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "garbage",
+            "sqlite://",
+            "sqlite:",
+            "",
+            "sqlite://?mode=ro",
+            "postgres://x/y",
+        ] {
+            let error = check_database_url(bad).err().map(|e| e.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with("TRIAGED_DATABASE_URL: "),
+                "{bad}: {error:?}"
             );
         }
     }

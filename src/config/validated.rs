@@ -182,15 +182,7 @@ impl Config {
                 var: "INTERCOM_ACCESS_TOKEN",
             });
         }
-        if !args.db.database_url.starts_with("sqlite:") {
-            return Err(ConfigError::Invalid {
-                var: "TRIAGED_DATABASE_URL",
-                message: format!(
-                    "{:?} is not supported; use sqlite://PATH",
-                    args.db.database_url
-                ),
-            });
-        }
+        check_database_url(&args.db.database_url)?;
         if args.max_attempts == 0 {
             return Err(ConfigError::Invalid {
                 var: "TRIAGED_MAX_ATTEMPTS",
@@ -276,6 +268,23 @@ impl Config {
 pub(super) struct ServeArgsParser {
     #[command(flatten)]
     pub(super) serve: ServeArgs,
+}
+
+/// Checks that `TRIAGED_DATABASE_URL` names a SQLite file: `sqlite://PATH` or `sqlite:PATH`
+/// (query parameters allowed). Anything else (`garbage`, `sqlite://`, an empty value) is refused
+/// before a file could be created under that name.
+pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split(['?', '#']).next().unwrap_or_default());
+    match path {
+        Some(path) if !path.trim().is_empty() => Ok(()),
+        _ => Err(ConfigError::Invalid {
+            var: "TRIAGED_DATABASE_URL",
+            message: format!("{url:?} is not a database URL; use sqlite://PATH"),
+        }),
+    }
 }
 
 /// `a, b ,c` → three secrets; empty entries are dropped.

@@ -1,8 +1,9 @@
 //! The notification envelope Intercom posts (API_FACTS §1.3). Tolerant of unknown fields; `data.item`
 //! stays open-ended JSON here because its shape depends on the topic and is parsed by later stages.
+//! The notification id is kept exactly as sent (never through a float) and is never empty.
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, de::Error as _};
+use serde_json::{Value, value::RawValue};
 
 use crate::ids::{NotificationId, opt_string_or_number};
 
@@ -25,6 +26,8 @@ impl Topic {
 /// `{"type":"notification_event","id":"notif_…","topic":…,"data":{"item":{…}}, …}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Notification {
+    /// The id as sent: a string's content, or a number's digits (`1e3` stays `1e3`).
+    #[serde(deserialize_with = "exact_id")]
     pub id: NotificationId,
     pub topic: Topic,
     #[serde(default)]
@@ -52,6 +55,27 @@ struct ItemHead {
     id: Option<String>,
     #[serde(default, deserialize_with = "opt_string_or_number")]
     conversation_id: Option<String>,
+}
+
+/// Reads the id from its JSON text: a number is not converted (a 30-digit id through an `f64`
+/// would collapse distinct notifications into one), and an empty id is refused — it cannot tell
+/// two notifications apart, so the body is stored `unparsed` instead of deduplicated on it.
+fn exact_id<'de, D: Deserializer<'de>>(de: D) -> Result<NotificationId, D::Error> {
+    let raw = Box::<RawValue>::deserialize(de)?;
+    let text = raw.get();
+    let id = match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text).map_err(D::Error::custom)?,
+        Some(b'-' | b'0'..=b'9') => text.to_owned(),
+        _ => {
+            return Err(D::Error::custom(format!(
+                "the notification id must be a string or a number, not {text}"
+            )));
+        }
+    };
+    if id.trim().is_empty() {
+        return Err(D::Error::custom("the notification id is empty"));
+    }
+    Ok(NotificationId(id))
 }
 
 impl Notification {
@@ -93,6 +117,30 @@ mod tests {
         let n = Notification::parse(&body).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n.topic.as_str(), "company.created");
         assert_eq!(n.conversation_id(), None);
+    }
+
+    #[test]
+    fn numeric_ids_keep_their_digits_and_empty_ids_are_refused() {
+        let with_id = |id: &str| {
+            format!(r#"{{"id":{id},"topic":"ping","data":{{"item":{{}}}}}}"#).into_bytes()
+        };
+        let parsed = Notification::parse(&with_id("123456789012345678901234567890"));
+        assert_eq!(
+            parsed.map(|n| n.id.0).ok().as_deref(),
+            Some("123456789012345678901234567890")
+        );
+        for bad in [r#""""#, r#"" ""#, "null", "{}", "true"] {
+            let error = Notification::parse(&with_id(bad))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("notification id"),
+                "{bad}: {error:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use jiff::Timestamp;
 
 use crate::{
-    cli::open,
+    cli::{open, open_read_only},
     config::{DbArgs, PublicUrlArgs, parse_duration},
     store::tokens::{self, NewToken, Token, TokenScope},
     tools::{ALL, ToolName},
@@ -76,7 +76,7 @@ pub async fn run(command: TokensCommand) -> anyhow::Result<ExitCode> {
     match command {
         TokensCommand::Create(args) => create(args).await,
         TokensCommand::List { db, json } => {
-            let tokens = open(&db).await?.list_tokens().await?;
+            let tokens = open_read_only(&db).await?.list_tokens().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
             } else {

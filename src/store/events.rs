@@ -6,7 +6,7 @@ use sqlx::{FromRow, Sqlite, Transaction};
 use super::{Db, NOW, StoreError};
 
 /// Lifecycle of a stored event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Stored and a job enqueued for it.

@@ -44,6 +44,8 @@ pub enum StoreError {
     Url { url: String, source: sqlx::Error },
     #[error("cannot open database {url:?}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("no database at {path} (`triaged migrate` or `triaged serve` creates it)")]
+    Missing { path: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -84,6 +86,50 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// Opens the existing database at `url` read-only, for commands that only read: it never
+    /// creates, migrates or writes anything (no `-wal`/`-shm` file either), so it works on a
+    /// read-only directory or file. A WAL database that was closed cleanly has no `-shm` file, and
+    /// SQLite cannot read it without creating one; where that cannot be created the file is read
+    /// as immutable (nobody is writing to it: a writer would have left its `-wal` and `-shm`).
+    pub async fn open_read_only(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StoreError::Url {
+                url: url.to_owned(),
+                source,
+            })?
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("temp_store", "memory");
+        let path = options.get_filename().to_owned();
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        let connect = |options: SqliteConnectOptions| async move {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .connect_with(options)
+                .await?;
+            // The first read is what needs the `-shm` file; make it here.
+            sqlx::query("SELECT count(*) FROM sqlite_master")
+                .execute(&pool)
+                .await?;
+            Ok::<_, sqlx::Error>(pool)
+        };
+        let pool = match connect(options.clone()).await {
+            Ok(pool) => Ok(pool),
+            Err(_) if !wal_file(&path).exists() => connect(options.immutable(true)).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|source| StoreError::Open {
+            url: url.to_owned(),
+            source,
+        })?;
+        Ok(Self { pool })
+    }
+
     /// Applies our migrations and apalis's queue migrations. Idempotent.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut ours = Migrator::with_migrations(MIGRATOR.iter().cloned().collect());
@@ -119,6 +165,13 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The write-ahead log beside the database file `path` (`PATH-wal`).
+fn wal_file(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
 }
 
 /// The current time as the RFC 3339 text this store uses.

@@ -6,7 +6,7 @@ use sqlx::{FromRow, Sqlite, Transaction};
 use super::{Db, NOW, StoreError};
 
 /// How a run ended, as stored in `runs.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,

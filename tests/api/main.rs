@@ -12,6 +12,7 @@ mod contract;
 mod conversation_rules;
 mod crash;
 mod daemon;
+mod edges;
 mod faults;
 mod helpers;
 mod intercom_client;
