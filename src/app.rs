@@ -16,7 +16,8 @@ use crate::{
     config::{Config, EmbeddedSandbox, IntercomConfig, QueueConfig, RetryConfig, SandboxSettings},
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
-    llm::Llm,
+    llm::{Llm, pricing::PriceTable},
+    playbook::LivePlaybooks,
     queue::{self, Janitor, QueueSettings},
     runner::{RetryPolicy, Runner},
     sandbox::{Sandbox, SandboxConfig, Seed},
@@ -49,6 +50,7 @@ pub struct App {
     readiness: web::Readiness,
     grace: Duration,
     health: Health,
+    playbooks: Arc<LivePlaybooks>,
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<Option<()>>,
     worker: Option<JoinHandle<Option<Result<(), apalis::prelude::BoxDynError>>>>,
@@ -108,8 +110,11 @@ impl App {
         };
         let names: Vec<&str> = playbooks.iter().map(|p| p.name.as_str()).collect();
         tracing::info!(count = names.len(), playbooks = %names.join(", "), "playbooks loaded");
+        let playbooks = Arc::new(LivePlaybooks::new(&config.playbooks, playbooks));
+        let prices = PriceTable::with(config.console.prices.clone());
         let llm = Llm::from_config(&config.llm, crate::llm::DEFAULT_TIMEOUT)
-            .map_err(|e| anyhow::anyhow!("TRIAGED_LLM_BASE_URL: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("TRIAGED_LLM_BASE_URL: {e}"))?
+            .map(|llm| llm.with_prices(prices.clone()));
         if llm.is_none() {
             tracing::warn!(
                 "no LLM configured (TRIAGED_LLM_API_KEY): agent steps will take their fallback"
@@ -131,7 +136,8 @@ impl App {
                 db: db.clone(),
                 intercom: intercom.clone(),
                 llm,
-                playbooks: Arc::new(playbooks),
+                playbooks: playbooks.clone(),
+                llm_daily_budget: config.console.llm_daily_budget,
                 bot: identity.admin_id.clone(),
                 max_replies_per_hour: config.max_bot_replies_per_hour,
             }),
@@ -153,6 +159,8 @@ impl App {
         };
         let janitor = health.spawn("janitor", &shutdown, janitor.run(shutdown.child_token()));
         tokio::spawn(crate::telemetry::upkeep(shutdown.child_token()));
+        let watcher = crate::playbook::watch::run(playbooks.clone(), shutdown.child_token());
+        health.spawn("playbook watcher", &shutdown, watcher);
         let (writer, writer_task) = Writer::spawn(db.clone());
         let writer_task = health.adopt("ingest writer", &shutdown, writer_task);
         let readiness = web::Readiness::default();
@@ -187,6 +195,7 @@ impl App {
             readiness,
             grace: config.shutdown_grace,
             health,
+            playbooks,
             server,
             writer: writer_task,
             worker,
@@ -222,6 +231,11 @@ impl App {
     /// The job runner (to wait on finished runs).
     pub fn runner(&self) -> &Arc<Runner> {
         &self.runner
+    }
+
+    /// The running playbook set and its reload history.
+    pub fn playbooks(&self) -> &Arc<LivePlaybooks> {
+        &self.playbooks
     }
 
     /// Whether the background tasks are alive (what `/readyz` reports).

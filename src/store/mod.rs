@@ -12,6 +12,7 @@ pub mod leases;
 pub mod retention;
 pub mod runs;
 pub mod tokens;
+pub mod usage;
 
 use std::{str::FromStr, time::Duration};
 

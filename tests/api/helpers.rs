@@ -54,6 +54,18 @@ impl TestApp {
         assert!(drained, "the queue did not drain within {patience:?}");
     }
 
+    /// The `/metrics` page (process-wide: other tests' samples are in it too).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// `(count of runs, count of events)` straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
