@@ -16,7 +16,9 @@ use crate::{
     config::{Config, EmbeddedSandbox, IntercomConfig, QueueConfig, RetryConfig, SandboxSettings},
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
-    llm::Llm,
+    llm::{Llm, pricing::PriceTable},
+    mcp::{McpSettings, McpState},
+    playbook::LivePlaybooks,
     queue::{self, Janitor, QueueSettings},
     runner::{RetryPolicy, Runner},
     sandbox::{Sandbox, SandboxConfig, Seed},
@@ -49,6 +51,7 @@ pub struct App {
     readiness: web::Readiness,
     grace: Duration,
     health: Health,
+    playbooks: Arc<LivePlaybooks>,
     server: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<Option<()>>,
     worker: Option<JoinHandle<Option<Result<(), apalis::prelude::BoxDynError>>>>,
@@ -108,8 +111,11 @@ impl App {
         };
         let names: Vec<&str> = playbooks.iter().map(|p| p.name.as_str()).collect();
         tracing::info!(count = names.len(), playbooks = %names.join(", "), "playbooks loaded");
+        let playbooks = Arc::new(LivePlaybooks::new(&config.playbooks, playbooks));
+        let prices = PriceTable::with(config.console.prices.clone());
         let llm = Llm::from_config(&config.llm, crate::llm::DEFAULT_TIMEOUT)
-            .map_err(|e| anyhow::anyhow!("TRIAGED_LLM_BASE_URL: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("TRIAGED_LLM_BASE_URL: {e}"))?
+            .map(|llm| llm.with_prices(prices.clone()));
         if llm.is_none() {
             tracing::warn!(
                 "no LLM configured (TRIAGED_LLM_API_KEY): agent steps will take their fallback"
@@ -133,10 +139,11 @@ impl App {
                     db.clone(),
                     intercom.clone(),
                     llm,
-                    Arc::new(playbooks),
+                    playbooks.clone(),
                     identity.admin_id.clone(),
                     config.max_bot_replies_per_hour,
                 );
+                triage.llm_daily_budget = config.console.llm_daily_budget;
                 triage.package_code = config.app_package_code.clone();
                 triage.loop_guard_team = config.loop_guard_team.clone();
                 triage
@@ -159,6 +166,8 @@ impl App {
         };
         let janitor = health.spawn("janitor", &shutdown, janitor.run(shutdown.child_token()));
         tokio::spawn(crate::telemetry::upkeep(shutdown.child_token()));
+        let watcher = crate::playbook::watch::run(playbooks.clone(), shutdown.child_token());
+        health.spawn("playbook watcher", &shutdown, watcher);
         let (writer, writer_task) = Writer::spawn(db.clone());
         let writer_task = health.adopt("ingest writer", &shutdown, writer_task);
         let readiness = web::Readiness::default();
@@ -178,6 +187,16 @@ impl App {
             health.clone(),
         );
         let stop_http = CancellationToken::new();
+        let router = router.merge(crate::mcp::http::router(Arc::new(McpState::new(
+            db.clone(),
+            intercom.leaving_to_workers(config.mcp.worker_reserve),
+            identity.admin_id.clone(),
+            McpSettings {
+                rate_limit: config.mcp.rate_limit,
+                allowed_hosts: config.mcp.allowed_hosts.clone(),
+                allowed_origins: config.mcp.allowed_origins.clone(),
+            },
+        ))));
         let server_stop = stop_http.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -197,6 +216,7 @@ impl App {
             readiness,
             grace: config.shutdown_grace,
             health,
+            playbooks,
             server,
             writer: writer_task,
             worker,
@@ -232,6 +252,11 @@ impl App {
     /// The job runner (to wait on finished runs).
     pub fn runner(&self) -> &Arc<Runner> {
         &self.runner
+    }
+
+    /// The running playbook set and its reload history.
+    pub fn playbooks(&self) -> &Arc<LivePlaybooks> {
+        &self.playbooks
     }
 
     /// Whether the background tasks are alive (what `/readyz` reports).

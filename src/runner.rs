@@ -281,6 +281,15 @@ impl Runner {
             leases::release(&mut tx, lease).await?;
         }
         tx.commit().await?;
+        if label != "retrying" {
+            let playbook = match &result {
+                Ok(outcome) => outcome.playbook.clone(),
+                Err(_) => self.db.run(run_id).await?.and_then(|r| r.playbook),
+            };
+            metrics::counter!("triaged_runs_total",
+                "playbook" => playbook.unwrap_or_else(|| "none".to_owned()), "outcome" => label)
+            .increment(1);
+        }
         tracing::info!(run_id, outcome = label, duration_ms, "run finished");
         Ok(label)
     }

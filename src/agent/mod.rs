@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
-    llm::Llm,
+    llm::{Llm, pricing::Tokens},
     playbook::Agent,
     tools::{
         ToolName,
@@ -46,11 +46,18 @@ pub enum AgentEnd {
     },
 }
 
-/// Tokens used by a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a run's LLM calls used, as the completions reported it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Usage {
+    /// Every prompt token, cached ones included.
     pub prompt: u32,
+    /// Of `prompt`, the ones the provider served from its cache (cheaper).
+    pub cached: u32,
     pub completion: u32,
+    /// Estimated, from the price table (0 for a model the table does not know).
+    pub cost_usd: f64,
+    /// The model the agent step asked for.
+    pub model: Option<String>,
 }
 
 /// Runs the loop for one agent step.
@@ -68,6 +75,7 @@ pub async fn run(
         .model
         .clone()
         .unwrap_or_else(|| llm.default_model().to_owned());
+    usage.model = Some(model.clone());
     let tools: Vec<ChatCompletionTools> = spec
         .tools
         .iter()
@@ -131,39 +139,55 @@ pub async fn run(
         };
         let remaining = spec.wall_time.saturating_sub(started.elapsed());
         let call_started = Instant::now();
-        let response =
-            match tokio::time::timeout(remaining.max(Duration::from_millis(1)), llm.chat(request))
-                .await
-            {
-                Err(_) => {
-                    return fail(
-                        "wall_time",
-                        "the LLM did not answer within the wall time".into(),
-                    );
-                }
-                Ok(Err(error)) => {
-                    recorder
-                        .record(Entry {
-                            kind: "llm_error",
-                            payload: json!({"error": error.to_string()}),
-                            ..Default::default()
-                        })
-                        .await;
-                    return AgentEnd::Failed {
-                        reason: error.reason(),
-                        detail: error.to_string(),
-                        transient: false,
-                    };
-                }
-                Ok(Ok(response)) => response,
-            };
-        let (prompt_tokens, completion_tokens) = response
+        let answered =
+            tokio::time::timeout(remaining.max(Duration::from_millis(1)), llm.chat(request)).await;
+        metrics::histogram!("triaged_llm_request_seconds")
+            .record(call_started.elapsed().as_secs_f64());
+        let response = match answered {
+            Err(_) => {
+                metrics::counter!("triaged_llm_errors_total", "kind" => "timeout").increment(1);
+                return fail(
+                    "wall_time",
+                    "the LLM did not answer within the wall time".into(),
+                );
+            }
+            Ok(Err(error)) => {
+                metrics::counter!("triaged_llm_errors_total", "kind" => error.reason())
+                    .increment(1);
+                recorder
+                    .record(Entry {
+                        kind: "llm_error",
+                        payload: json!({"error": error.to_string()}),
+                        ..Default::default()
+                    })
+                    .await;
+                return AgentEnd::Failed {
+                    reason: error.reason(),
+                    detail: error.to_string(),
+                    transient: false,
+                };
+            }
+            Ok(Ok(response)) => response,
+        };
+        let tokens = response
             .usage
             .as_ref()
-            .map(|u| (u.prompt_tokens, u.completion_tokens))
+            .map(|u| Tokens {
+                prompt: u.prompt_tokens,
+                cached: u
+                    .prompt_tokens_details
+                    .as_ref()
+                    .and_then(|d| d.cached_tokens)
+                    .unwrap_or(0),
+                completion: u.completion_tokens,
+            })
             .unwrap_or_default();
-        usage.prompt += prompt_tokens;
-        usage.completion += completion_tokens;
+        let (prompt_tokens, completion_tokens) = (tokens.prompt, tokens.completion);
+        let cost = llm.cost(&model, tokens);
+        usage.prompt += tokens.prompt;
+        usage.cached += tokens.cached;
+        usage.completion += tokens.completion;
+        usage.cost_usd += cost.unwrap_or(0.0);
         let Some(choice) = response.choices.into_iter().next() else {
             return fail("llm_bad_response", "the LLM answered with no choice".into());
         };
@@ -174,6 +198,8 @@ pub async fn run(
                 payload: json!({"message": choice.message, "finish_reason": choice.finish_reason}),
                 prompt_tokens: Some(prompt_tokens),
                 completion_tokens: Some(completion_tokens),
+                cached_tokens: Some(tokens.cached),
+                cost_usd: cost,
                 duration_ms: Some(call_started.elapsed().as_millis() as i64),
             })
             .await;

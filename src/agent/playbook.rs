@@ -39,6 +39,9 @@ pub struct Subject<'a> {
     pub topic: &'a str,
     /// The conversation's timeline, for the agent's prompt.
     pub timeline: String,
+    /// Set when the daily LLM budget is spent: the agent step takes the fallback (reason
+    /// `budget`) without calling the model.
+    pub over_budget: Option<String>,
 }
 
 /// Runs the playbook. `llm` is `None` when no LLM is configured: an agent step then fails with
@@ -63,6 +66,10 @@ pub async fn execute(
                     ));
                     break;
                 };
+                if let Some(detail) = &subject.over_budget {
+                    failure = Some(("budget".into(), detail.clone()));
+                    break;
+                }
                 let system = prompt::system(
                     subject.playbook,
                     &spec.instructions,

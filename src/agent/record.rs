@@ -23,6 +23,10 @@ pub struct Entry<'a> {
     pub payload: Value,
     pub prompt_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
+    /// Of the prompt tokens, those served from the provider's cache.
+    pub cached_tokens: Option<u32>,
+    /// Estimated cost of this LLM call (USD); `None` for a model with no price.
+    pub cost_usd: Option<f64>,
     pub duration_ms: Option<i64>,
 }
 
@@ -50,7 +54,8 @@ impl Recorder {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let result = sqlx::query(
             "INSERT INTO run_steps (run_id, seq, kind, name, payload, prompt_tokens, \
-             completion_tokens, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             completion_tokens, cached_tokens, cost_usd, duration_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(self.run_id)
         .bind(seq)
@@ -59,6 +64,8 @@ impl Recorder {
         .bind(entry.payload.to_string())
         .bind(entry.prompt_tokens)
         .bind(entry.completion_tokens)
+        .bind(entry.cached_tokens)
+        .bind(entry.cost_usd)
         .bind(entry.duration_ms)
         .execute(self.db.pool())
         .await;

@@ -127,6 +127,8 @@ pub struct Config {
     pub app_package_code: Option<String>,
     /// Run against a built-in sandbox instead of Intercom.
     pub sandbox: Option<EmbeddedSandbox>,
+    /// The MCP server (`/mcp`).
+    pub mcp: super::McpConfig,
     /// The console, LLM cost and retention.
     pub console: super::ConsoleConfig,
 }
@@ -209,6 +211,12 @@ impl Config {
                     .to_owned(),
             });
         }
+        let mcp = super::McpConfig::validate(
+            args.public_url.as_deref(),
+            &args.mcp_allowed_hosts,
+            args.mcp_rate_limit,
+            args.mcp_worker_reserve,
+        )?;
         let api_key = args
             .llm_api_key
             .or(args.openai_api_key)
@@ -253,6 +261,7 @@ impl Config {
             loop_guard_team: args.loop_guard_team.filter(|t| !t.trim().is_empty()),
             lease_ttl: args.lease_ttl,
             app_package_code: args.app_package_code.filter(|c| !c.trim().is_empty()),
+            mcp,
             sandbox: args.sandbox.then_some(EmbeddedSandbox {
                 listen: args.sandbox_listen,
                 seed: args.sandbox_seed,

@@ -57,6 +57,7 @@ pub struct Llm {
     client: Client<OpenAIConfig>,
     default_model: String,
     base_url: String,
+    prices: pricing::PriceTable,
 }
 
 impl Llm {
@@ -78,7 +79,19 @@ impl Llm {
             client: Client::with_config(openai).with_http_client(http),
             default_model: config.model.clone(),
             base_url: config.base_url.clone(),
+            prices: pricing::PriceTable::default(),
         }))
+    }
+
+    /// Uses `prices` (the built-in estimates with `TRIAGED_LLM_PRICES` on top) for [`Self::cost`].
+    pub fn with_prices(mut self, prices: pricing::PriceTable) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// The estimated cost (USD) of `tokens` on `model`; `None` for a model with no price.
+    pub fn cost(&self, model: &str, tokens: pricing::Tokens) -> Option<f64> {
+        self.prices.cost(model, tokens)
     }
 
     /// The model used when a playbook names none.

@@ -195,6 +195,9 @@ fn completion(number: usize, turn: Turn, request: &Value) -> Value {
         ),
     };
     let prompt_tokens = request.to_string().len() / 4;
+    // Like a provider's prompt cache: after the first request the start of the prompt (the
+    // system prompt and the conversation) is served from the cache.
+    let cached_tokens = if number > 1 { prompt_tokens / 2 } else { 0 };
     json!({
         "id": format!("chatcmpl-scripted-{number}"),
         "object": "chat.completion",
@@ -204,7 +207,8 @@ fn completion(number: usize, turn: Turn, request: &Value) -> Value {
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": 10,
-            "total_tokens": prompt_tokens + 10
+            "total_tokens": prompt_tokens + 10,
+            "prompt_tokens_details": {"cached_tokens": cached_tokens}
         }
     })
 }

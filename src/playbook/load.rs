@@ -70,7 +70,10 @@ fn parse_with_name_pos(text: &str, file: &Path) -> Result<(Playbook, Pos), Vec<D
     };
     let name_pos = Pos::of(&spec.name);
     match compile(spec, file, &mut report) {
-        Some(playbook) if report.diagnostics.is_empty() => Ok((playbook, name_pos)),
+        Some(mut playbook) if report.diagnostics.is_empty() => {
+            playbook.version = super::live::version_of(text);
+            Ok((playbook, name_pos))
+        }
         _ => Err(report.diagnostics),
     }
 }

@@ -3,14 +3,16 @@
 //! Stage: between the queue's worker and the agent. The worker loads a [`PlaybookSet`] with
 //! [`load_dir`] (an invalid set is refused as a whole, so the daemon keeps its last good one),
 //! fills a [`MatchContext`] from the conversation and asks [`PlaybookSet::first_match`]. Everything
-//! here is pure except reading files in `load`; this module never talks to Intercom or a model and
-//! never imports the agent or tool stages.
+//! here is pure except reading files in `load` and reloading them in `live`/`watch`; this module
+//! never talks to Intercom or a model and never imports the agent or tool stages.
 //!
 //! | file | what |
 //! |---|---|
 //! | `spec/` | the file format as written (serde + JSON Schema, descriptions for editors) |
 //! | `compile` | checks a parsed file and builds the [`Playbook`] |
 //! | `load` | reads files and directories, collects every [`Diagnostic`] |
+//! | `live` | the running set, replaced whole on a valid reload ([`LivePlaybooks`]) |
+//! | `watch` | what triggers a reload: file changes (ConfigMap `..data` swaps too), SIGHUP |
 //! | `model` | the checked playbook the worker and agent use |
 //! | `matching` | pure trigger matching |
 //! | `template` | `{{contact.first_name \| default: "there"}}` parsing and rendering |
@@ -31,6 +33,7 @@
 
 mod compile;
 mod diagnostic;
+mod live;
 mod load;
 mod matching;
 mod model;
@@ -39,8 +42,10 @@ mod schema;
 mod spec;
 mod template;
 pub mod testing;
+pub mod watch;
 
 pub use diagnostic::Diagnostic;
+pub use live::{LivePlaybooks, ReloadStatus, Reloaded, version_of};
 pub use load::{TEST_SUFFIXES, load_dir, load_paths, parse_str, playbook_files};
 pub use matching::{ContactFacts, MatchContext, conditions_hold, matches, within};
 pub use model::{

@@ -21,6 +21,8 @@ pub struct Playbook {
     pub mode: Mode,
     /// The file it came from (for logs and the audit trail).
     pub source: std::path::PathBuf,
+    /// The content hash of that file (12 hex digits of its SHA-256), recorded on every run.
+    pub version: String,
     pub trigger: Trigger,
     /// Steps in order; at most one is [`Step::Agent`].
     pub steps: Vec<Step>,

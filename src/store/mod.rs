@@ -10,9 +10,11 @@ pub mod actions;
 pub mod conversations;
 pub mod events;
 pub mod leases;
+pub mod mcp_calls;
 pub mod retention;
 pub mod runs;
 pub mod tokens;
+pub mod usage;
 
 use std::{str::FromStr, time::Duration};
 

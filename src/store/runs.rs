@@ -172,29 +172,6 @@ impl Db {
     }
 }
 
-/// Records the playbook, mode and token usage of a run.
-pub async fn set_usage(
-    db: &Db,
-    run_id: i64,
-    playbook: &str,
-    mode: &str,
-    prompt_tokens: u32,
-    completion_tokens: u32,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE runs SET playbook = ?, mode = ?, prompt_tokens = prompt_tokens + ?, \
-         completion_tokens = completion_tokens + ? WHERE id = ?",
-    )
-    .bind(playbook)
-    .bind(mode)
-    .bind(prompt_tokens)
-    .bind(completion_tokens)
-    .bind(run_id)
-    .execute(db.pool())
-    .await?;
-    Ok(())
-}
-
 /// One entry of a run's audit trail.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct RunStep {

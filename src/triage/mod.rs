@@ -22,7 +22,7 @@ use crate::{
     ids::{AdminId, ConversationId},
     intercom::{IntercomClient, IntercomError},
     llm::Llm,
-    playbook::PlaybookSet,
+    playbook::LivePlaybooks,
     runner::{Outcome, RunError, Seen},
     store::{Db, events::EventRow, leases::Lease, runs::RunStatus},
     tools::{ToolName, guard::Scope, timeline, toolbox::Toolbox},
@@ -34,7 +34,11 @@ pub struct Triage {
     pub db: Db,
     pub intercom: IntercomClient,
     pub llm: Option<Llm>,
-    pub playbooks: Arc<PlaybookSet>,
+    /// The running playbook set; each run takes it once and keeps it (live reload).
+    pub playbooks: Arc<LivePlaybooks>,
+    /// `TRIAGED_LLM_DAILY_BUDGET`: estimated USD per UTC day after which agent steps take their
+    /// fallback with reason `budget`.
+    pub llm_daily_budget: Option<f64>,
     /// The admin the bot acts as.
     pub bot: AdminId,
     /// This app's `app_package_code`, when configured; else learned from the bot's own parts.
@@ -62,7 +66,7 @@ impl Triage {
         db: Db,
         intercom: IntercomClient,
         llm: Option<Llm>,
-        playbooks: Arc<PlaybookSet>,
+        playbooks: Arc<LivePlaybooks>,
         bot: AdminId,
         max_replies_per_hour: u32,
     ) -> Self {
@@ -71,6 +75,7 @@ impl Triage {
             intercom,
             llm,
             playbooks,
+            llm_daily_budget: None,
             bot,
             package_code: None,
             max_replies_per_hour,
@@ -90,17 +95,19 @@ impl Triage {
         }
     }
 
-    /// Whether some playbook listens to `topic`.
+    /// Whether some playbook of the current set listens to `topic`.
     pub fn listens_to(&self, topic: &str) -> bool {
         self.playbooks
+            .current()
             .iter()
             .any(|p| p.trigger.topics.iter().any(|t| t == topic))
     }
 
-    /// Every topic some playbook listens to.
+    /// Every topic some playbook of the current set listens to.
     pub fn listened_topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self
             .playbooks
+            .current()
             .iter()
             .flat_map(|p| p.trigger.topics.iter().cloned())
             .collect();
@@ -129,7 +136,12 @@ impl Triage {
             return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
         };
         let topic = event.topic.as_deref().unwrap_or_default();
-        if !self.listens_to(topic) {
+        // This run keeps the set it starts with, whatever a reload does meanwhile.
+        let playbooks = self.playbooks.current();
+        if !playbooks
+            .iter()
+            .any(|p| p.trigger.topics.iter().any(|t| t == topic))
+        {
             // No playbook listens to this topic: no need to ask Intercom anything.
             return Ok(outcome(RunStatus::Succeeded, "no_playbook", None, None));
         }
@@ -177,7 +189,7 @@ impl Triage {
             // Nothing new is never a reason to run; a human's conversation only for a playbook
             // that explicitly re-engages.
             let can_reengage = matches!(reason, "handed_off" | "human_active" | "human_assigned")
-                && self.playbooks.iter().any(|p| p.trigger.reengage);
+                && playbooks.iter().any(|p| p.trigger.reengage);
             if !can_reengage {
                 return Ok(skipped(reason).seeing(seen));
             }
@@ -224,10 +236,9 @@ impl Triage {
             jiff::Timestamp::now().as_second(),
         );
         let playbook = match quiet {
-            None => self.playbooks.first_match(&ctx),
+            None => playbooks.first_match(&ctx),
             Some(reason) => {
-                let Some(playbook) = self
-                    .playbooks
+                let Some(playbook) = playbooks
                     .iter()
                     .find(|p| p.trigger.reengage && crate::playbook::matches(p, &ctx))
                 else {
@@ -284,6 +295,7 @@ impl Triage {
         }
         toolbox.resume(earlier_replies);
         let directory = toolbox.directory().await;
+        let over_budget = self.over_budget().await?;
         let subject = run_playbook::Subject {
             playbook,
             ctx: &ctx,
@@ -295,6 +307,7 @@ impl Triage {
                 contact.as_ref(),
                 timeline::DEFAULT_CAP,
             ),
+            over_budget,
         };
         let mut usage = Usage::default();
         let ending = run_playbook::execute(
@@ -305,15 +318,7 @@ impl Triage {
             &mut usage,
         )
         .await;
-        crate::store::runs::set_usage(
-            &self.db,
-            run_id,
-            &playbook.name,
-            mode_name(playbook.mode),
-            usage.prompt,
-            usage.completion,
-        )
-        .await?;
+        record_usage(&self.db, run_id, playbook, &usage).await?;
         match ending {
             run_playbook::Ending::Succeeded { outcome: o } => {
                 Ok(
@@ -327,6 +332,60 @@ impl Triage {
             run_playbook::Ending::Retry { detail } => Err(RunError::Transient(detail)),
         }
     }
+}
+
+impl Triage {
+    /// Why agent steps must take their fallback today (the daily budget is spent), if they must.
+    async fn over_budget(&self) -> Result<Option<String>, RunError> {
+        let Some(budget) = self.llm_daily_budget else {
+            return Ok(None);
+        };
+        let spent = self.db.llm_spent_today().await?;
+        Ok((spent >= budget).then(|| {
+            format!(
+                "the LLM budget for today is spent (estimated ${spent:.4} of \
+                 TRIAGED_LLM_DAILY_BUDGET ${budget:.2}); it resets at midnight UTC"
+            )
+        }))
+    }
+}
+
+/// Writes what the run used and counts it in `triaged_llm_tokens_total`.
+async fn record_usage(
+    db: &Db,
+    run_id: i64,
+    playbook: &crate::playbook::Playbook,
+    usage: &Usage,
+) -> Result<(), RunError> {
+    let model = usage.model.as_deref();
+    db.record_usage(
+        run_id,
+        &crate::store::usage::RunUsage {
+            playbook: &playbook.name,
+            version: &playbook.version,
+            mode: mode_name(playbook.mode),
+            model,
+            prompt_tokens: usage.prompt,
+            cached_tokens: usage.cached,
+            completion_tokens: usage.completion,
+            cost_usd: usage.cost_usd,
+        },
+    )
+    .await?;
+    if let Some(model) = model {
+        for (kind, n) in [
+            ("prompt", usage.prompt - usage.cached.min(usage.prompt)),
+            ("cached", usage.cached),
+            ("completion", usage.completion),
+        ] {
+            metrics::counter!("triaged_llm_tokens_total", "model" => model.to_owned(),
+                "playbook" => playbook.name.clone(), "kind" => kind)
+            .increment(u64::from(n));
+        }
+        metrics::counter!("triaged_llm_cost_microusd_total", "model" => model.to_owned())
+            .increment((usage.cost_usd * 1_000_000.0) as u64);
+    }
+    Ok(())
 }
 
 fn skipped(reason: &'static str) -> Outcome {

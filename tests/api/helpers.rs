@@ -54,6 +54,18 @@ impl TestApp {
         assert!(drained, "the queue did not drain within {patience:?}");
     }
 
+    /// The `/metrics` page (process-wide: other tests' samples are in it too).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// `(count of runs, count of events)` straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -206,4 +218,36 @@ impl TestApp {
             .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
             .collect()
     }
+}
+
+/// The python of a test venv: `$ENV_VAR` or `./DEFAULT_DIR` under the repository, created by
+/// `SETUP_SCRIPT` when missing (the way `.ci/run` does). `None` only when there is no python3.
+pub fn test_venv_python(
+    env_var: &str,
+    default_dir: &str,
+    setup_script: &str,
+) -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var_os(env_var)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(default_dir));
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return None;
+    }
+    let status = std::process::Command::new("bash")
+        .arg(root.join(setup_script))
+        .current_dir(&root)
+        .env(env_var, &venv)
+        .status()
+        .unwrap_or_else(|e| panic!("run {setup_script}: {e}"));
+    assert!(status.success(), "{setup_script} failed");
+    Some(python)
 }

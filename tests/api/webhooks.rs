@@ -80,15 +80,7 @@ async fn missing_wrong_or_foreign_signatures_get_401_and_a_rotated_key_gets_200(
     app.drain_queue().await;
     assert_eq!(app.count("SELECT COUNT(*) FROM runs").await, 1);
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"outcome="bad_signature""#),
         "refusals are counted: {metrics}"

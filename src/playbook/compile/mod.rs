@@ -61,6 +61,8 @@ pub fn compile(spec: PlaybookSpec, file: &Path, report: &mut Report) -> Option<P
         priority: spec.priority,
         mode: spec.mode,
         source: file.to_path_buf(),
+        // Set by `load`, which has the file's text.
+        version: String::new(),
         trigger: Trigger {
             topics: topics.value.iter().map(|t| t.value.clone()).collect(),
             conditions: conditions?,

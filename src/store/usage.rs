@@ -1,0 +1,89 @@
+//! What a run used: the playbook and its version, the model, tokens (prompt, cached, completion)
+//! and the estimated cost; and the day's LLM spend for the daily budget.
+
+use super::{Db, StoreError};
+
+/// A run's usage, written once its playbook has run.
+#[derive(Debug, Clone, Default)]
+pub struct RunUsage<'a> {
+    pub playbook: &'a str,
+    /// The playbook's content hash.
+    pub version: &'a str,
+    pub mode: &'a str,
+    /// The model of its agent step, if it called one.
+    pub model: Option<&'a str>,
+    pub prompt_tokens: u32,
+    pub cached_tokens: u32,
+    pub completion_tokens: u32,
+    /// Estimated, from the price table.
+    pub cost_usd: f64,
+}
+
+impl Db {
+    /// Adds `usage` to the run (a resumed run adds to what its earlier attempts used).
+    pub async fn record_usage(&self, run_id: i64, usage: &RunUsage<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET playbook = ?, playbook_version = ?, mode = ?, \
+             model = COALESCE(?, model), prompt_tokens = prompt_tokens + ?, \
+             cached_tokens = cached_tokens + ?, completion_tokens = completion_tokens + ?, \
+             cost_usd = cost_usd + ? WHERE id = ?",
+        )
+        .bind(usage.playbook)
+        .bind(usage.version)
+        .bind(usage.mode)
+        .bind(usage.model)
+        .bind(usage.prompt_tokens)
+        .bind(usage.cached_tokens)
+        .bind(usage.completion_tokens)
+        .bind(usage.cost_usd)
+        .bind(run_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Estimated LLM spend (USD) of the runs started today (UTC), plus the steps recorded today by
+    /// runs still going, for the daily budget.
+    pub async fn llm_spent_today(&self) -> Result<f64, StoreError> {
+        let spent: f64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(cost_usd), 0.0) FROM runs \
+             WHERE started_at >= strftime('%Y-%m-%dT00:00:00.000Z', 'now')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let in_flight: f64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(s.cost_usd), 0.0) FROM runs r JOIN run_steps s ON s.run_id = r.id \
+             WHERE r.status = 'running' AND s.created_at >= strftime('%Y-%m-%dT00:00:00.000Z', 'now')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(spent + in_flight)
+    }
+}
+
+/// What the console shows of a run beyond its summary.
+#[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize)]
+pub struct RunCost {
+    pub playbook_version: Option<String>,
+    pub mode: Option<String>,
+    pub model: Option<String>,
+    pub prompt_tokens: i64,
+    pub cached_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+    /// When retention deleted the run's trail.
+    pub pruned_at: Option<String>,
+}
+
+impl Db {
+    /// The version, model, tokens and cost of run `id`.
+    pub async fn run_cost(&self, id: i64) -> Result<Option<RunCost>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT playbook_version, mode, model, prompt_tokens, cached_tokens, \
+             completion_tokens, cost_usd, pruned_at FROM runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}
