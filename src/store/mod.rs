@@ -11,6 +11,8 @@ pub mod events;
 pub mod leases;
 pub mod retention;
 pub mod runs;
+pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod usage;
 
