@@ -17,6 +17,7 @@ use crate::{
     ingest::{Ingest, writer::Writer},
     intercom::{Identity, IntercomClient, check_startup},
     llm::{Llm, pricing::PriceTable},
+    mcp::{McpSettings, McpState},
     playbook::LivePlaybooks,
     queue::{self, Janitor, QueueSettings},
     runner::{RetryPolicy, Runner},
@@ -184,6 +185,16 @@ impl App {
             session_ttl: config.console.ui_session_ttl,
         }));
         let stop_http = CancellationToken::new();
+        let router = router.merge(crate::mcp::http::router(Arc::new(McpState::new(
+            db.clone(),
+            intercom.leaving_to_workers(config.mcp.worker_reserve),
+            identity.admin_id.clone(),
+            McpSettings {
+                rate_limit: config.mcp.rate_limit,
+                allowed_hosts: config.mcp.allowed_hosts.clone(),
+                allowed_origins: config.mcp.allowed_origins.clone(),
+            },
+        ))));
         let server_stop = stop_http.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)

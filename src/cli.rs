@@ -60,6 +60,9 @@ pub enum Command {
     /// Access tokens for MCP clients and the web console.
     #[command(subcommand)]
     Tokens(crate::mcp::cli::TokensCommand),
+    /// The MCP server's audit of tool calls.
+    #[command(subcommand)]
+    Mcp(crate::mcp::cli::McpCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +270,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tokens(command) => crate::mcp::cli::run(command).await,
+        Command::Mcp(command) => crate::mcp::cli::run_mcp(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
             println!("migrations applied to {}", db.database_url);

@@ -154,6 +154,20 @@ pub struct ServeArgs {
     /// Rehearsal: hold every job this long before working on it.
     #[arg(long, env = "TRIAGED_JOB_HOLD", default_value = "0s", value_parser = parse_duration, hide = true)]
     pub job_hold: Duration,
+    /// The URL users reach the daemon at, e.g. `https://triage.example.com` (MCP URLs, allowed
+    /// hosts and origins, console links).
+    #[arg(long, env = "TRIAGED_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Extra `Host` values `/mcp` accepts, comma-separated (loopback and the public URL's host
+    /// always are).
+    #[arg(long, env = "TRIAGED_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub mcp_allowed_hosts: Vec<String>,
+    /// MCP tool calls a minute per token (a token created with `--rate-limit` has its own).
+    #[arg(long, env = "TRIAGED_MCP_RATE_LIMIT", default_value_t = super::mcp::DEFAULT_MCP_RATE_LIMIT)]
+    pub mcp_rate_limit: u32,
+    /// Percent of every Intercom rate-limit window MCP calls leave to the workers.
+    #[arg(long, env = "TRIAGED_MCP_WORKER_RESERVE", default_value_t = super::mcp::DEFAULT_MCP_WORKER_RESERVE)]
+    pub mcp_worker_reserve: u8,
     /// Run against a built-in Intercom sandbox seeded with demo data (no credentials needed).
     #[arg(long)]
     pub sandbox: bool,

@@ -11,6 +11,7 @@
 pub mod args;
 mod console;
 mod layering;
+pub mod mcp;
 pub mod validated;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, Ser
 use clap::ValueEnum;
 pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
+pub use mcp::McpConfig;
 pub use validated::{
     Config, EmbeddedSandbox, IntercomConfig, LlmConfig, QueueConfig, RetryConfig, SandboxSettings,
     WebhookConfig, check_database_url,

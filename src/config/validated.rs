@@ -121,6 +121,8 @@ pub struct Config {
     pub max_bot_replies_per_hour: u32,
     /// Run against a built-in sandbox instead of Intercom.
     pub sandbox: Option<EmbeddedSandbox>,
+    /// The MCP server (`/mcp`).
+    pub mcp: super::McpConfig,
     /// The console, LLM cost and retention.
     pub console: super::ConsoleConfig,
 }
@@ -196,6 +198,12 @@ impl Config {
                     .to_owned(),
             });
         }
+        let mcp = super::McpConfig::validate(
+            args.public_url.as_deref(),
+            &args.mcp_allowed_hosts,
+            args.mcp_rate_limit,
+            args.mcp_worker_reserve,
+        )?;
         let api_key = args
             .llm_api_key
             .or(args.openai_api_key)
@@ -237,6 +245,7 @@ impl Config {
             shutdown_grace: args.shutdown_grace,
             job_hold: args.job_hold,
             max_bot_replies_per_hour: args.max_bot_replies_per_hour,
+            mcp,
             sandbox: args.sandbox.then_some(EmbeddedSandbox {
                 listen: args.sandbox_listen,
                 seed: args.sandbox_seed,

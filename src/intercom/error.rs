@@ -50,7 +50,8 @@ pub enum IntercomError {
     #[error("Intercom's rate limit window is spent; retry in {}s", after.as_secs().max(1))]
     RetryLater { after: Duration },
     /// A write whose request may have reached Intercom but whose response was lost (timeout after
-    /// sending, connection reset). Never retried by the client: reconcile (re-read) first.
+    /// sending, connection reset) or was a 500/502/504 (a gateway may answer after the backend
+    /// committed). Never retried by the client: reconcile (re-read) first.
     #[error("the outcome of this write is unknown ({detail}); check before retrying")]
     UnknownOutcome { detail: String },
     /// Failed before the request was sent (connection refused, DNS, TLS): safe to retry.

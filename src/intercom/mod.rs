@@ -137,6 +137,7 @@ impl IntercomClientBuilder {
             .build()
             .map_err(|e| BuildError::Http(e.to_string()))?;
         Ok(IntercomClient {
+            leave_percent: 0,
             inner: Arc::new(Inner {
                 http,
                 base_url,
@@ -155,6 +156,9 @@ impl IntercomClientBuilder {
 #[derive(Debug, Clone)]
 pub struct IntercomClient {
     inner: Arc<Inner>,
+    /// The share of each rate-limit window this handle leaves to the others (see
+    /// [`Self::leaving_to_workers`]); 0 for the workers' own handle.
+    leave_percent: u8,
 }
 
 #[derive(Debug)]
@@ -209,6 +213,16 @@ impl IntercomClient {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_wait: DEFAULT_MAX_WAIT,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    /// A handle on the same connection pool and rate limiter whose requests leave `percent` of
+    /// every rate-limit window to the other handles (the workers): MCP clients use it, so that a
+    /// busy chat client cannot starve triage.
+    pub fn leaving_to_workers(&self, percent: u8) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            leave_percent: percent.min(100),
         }
     }
 

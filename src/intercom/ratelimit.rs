@@ -151,14 +151,24 @@ impl RateLimiter {
 
     /// Decides whether a request may go now, reserving a slot if so.
     pub fn before_send(&mut self, now: SystemTime) -> Decision {
+        self.before_send_leaving(now, 0)
+    }
+
+    /// [`Self::before_send`] for a caller that must leave `percent` of each window to others (MCP
+    /// clients leave a share to the workers): once no more than that share of the window's limit
+    /// is left, it waits for the reset. An unknown window lets it go, as for everyone.
+    pub fn before_send_leaving(&mut self, now: SystemTime, percent: u8) -> Decision {
         if self.reset_at.is_some_and(|reset| unix_secs(now) >= reset) {
             // A new window began; its allowance is unknown until the next response says.
             self.remaining = None;
             self.reset_at = None;
             self.unreserved = 0;
         }
+        let keep = self
+            .limit
+            .map_or(0, |limit| limit * u64::from(percent.min(100)) / 100);
         match (self.remaining, self.reset_at) {
-            (Some(0), Some(reset)) => Decision::Wait(until(now, reset)),
+            (Some(n), Some(reset)) if n == 0 || n <= keep => Decision::Wait(until(now, reset)),
             (Some(n), _) => {
                 self.remaining = Some(n - 1);
                 Decision::Go
@@ -272,6 +282,26 @@ mod tests {
             reset: Some(reset),
             date: None,
         }
+    }
+
+    #[test]
+    fn a_caller_leaving_a_share_waits_once_only_that_share_is_left_and_others_still_go() {
+        let mut l = RateLimiter::new();
+        // Limit 166 per window, 50% left to the workers: keep 83.
+        l.on_response(at(1000), headers(85, 1004));
+        assert_eq!(l.before_send_leaving(at(1000), 50), Decision::Go);
+        assert_eq!(l.before_send_leaving(at(1000), 50), Decision::Go);
+        assert_eq!(
+            l.before_send_leaving(at(1000), 50),
+            Decision::Wait(Duration::from_secs(4))
+        );
+        // The workers still have their 83.
+        for _ in 0..83 {
+            assert_eq!(l.before_send(at(1001)), Decision::Go);
+        }
+        assert!(matches!(l.before_send(at(1001)), Decision::Wait(_)));
+        // A new window: the share-leaving caller goes again.
+        assert_eq!(l.before_send_leaving(at(1004), 50), Decision::Go);
     }
 
     #[test]

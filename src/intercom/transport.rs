@@ -3,10 +3,13 @@
 //! safe to retry. The decisions are pure functions ([`retryable_status`], [`after_send_failure`])
 //! tested on their own; this file only strings them together with the clock and the network.
 //!
-//! Retry rules: a 429 waits for `X-RateLimit-Reset` (+ jitter) and retries; 500/502/503/504 back
-//! off exponentially and retry (Intercom answered, so a write was not applied); a failure before
-//! the request left (connect, DNS, TLS) retries; a failure after it left (timeout, reset) retries
-//! a read but turns a write into [`IntercomError::UnknownOutcome`]. Attempts are bounded; a wait
+//! Retry rules: a 429 waits for `X-RateLimit-Reset` (+ jitter) and retries; a 5xx backs off
+//! exponentially and retries a read. A write answered 503 is retried too (Intercom itself refused
+//! it, nothing was applied), but a write answered 500, 502 or 504 is an
+//! [`IntercomError::UnknownOutcome`]: a load balancer answers 502/504 when the backend went quiet,
+//! possibly after committing, so the caller must look before sending again. A failure before the
+//! request left (connect, DNS, TLS) retries; a failure after it left (timeout, reset) retries a
+//! read but turns a write into [`IntercomError::UnknownOutcome`]. Attempts are bounded; a wait
 //! longer than `max_wait` returns [`IntercomError::RetryLater`] instead of sleeping.
 
 use std::time::SystemTime;
@@ -56,16 +59,22 @@ pub fn after_send_failure(sent: bool, kind: CallKind) -> FailureAction {
     }
 }
 
-/// Whether an HTTP status may be retried. 429 always (nothing was done); 500/502/503/504 always
-/// unless `server_retries` is off (Intercom answered, so nothing was applied); any other 5xx only
-/// for reads; 4xx never.
+/// Whether an HTTP status may be retried. 429 always (nothing was done); 503 unless
+/// `server_retries` is off (Intercom refused the request itself); any other 5xx only for reads
+/// (for a write, see [`write_outcome_unknown`]); 4xx never.
 pub fn retryable_status(status: u16, kind: CallKind, server_retries: bool) -> bool {
     match status {
         429 => true,
-        500 | 502 | 503 | 504 => server_retries,
-        501..=599 => server_retries && kind == CallKind::Read,
+        503 => server_retries,
+        500..=599 => server_retries && kind == CallKind::Read,
         _ => false,
     }
+}
+
+/// Whether a write answered `status` may have been applied all the same: 500 (the backend failed
+/// part way), 502 and 504 (a gateway gave up waiting on a backend that may have committed).
+pub fn write_outcome_unknown(status: u16, kind: CallKind) -> bool {
+    kind == CallKind::Write && matches!(status, 500 | 502 | 504)
 }
 
 /// One request to make.
@@ -184,7 +193,9 @@ impl IntercomClient {
     pub(super) async fn acquire(&self) -> Result<(), IntercomError> {
         let started = tokio::time::Instant::now();
         loop {
-            let decision = self.with_shared(|s| s.limiter.before_send(SystemTime::now()));
+            let leave = self.leave_percent;
+            let decision =
+                self.with_shared(|s| s.limiter.before_send_leaving(SystemTime::now(), leave));
             let wait = match decision {
                 Decision::Go => return Ok(()),
                 Decision::Wait(wait) => wait,
@@ -317,6 +328,12 @@ impl IntercomClient {
             if (200..300).contains(&status) {
                 return Ok(body);
             }
+            if write_outcome_unknown(status, call.kind) {
+                tracing::warn!(status, path = %call.path, "a write was answered {status}: it may have been applied");
+                return Err(IntercomError::UnknownOutcome {
+                    detail: format!("answered {status}, so the write may have been applied"),
+                });
+            }
             if retryable_status(status, call.kind, call.server_retries) && !last {
                 tracing::info!(status, attempt, path = %call.path, "retrying Intercom request");
                 if status == 429 {
@@ -372,12 +389,23 @@ mod tests {
     }
 
     #[test]
-    fn writes_retry_429_and_the_not_applied_5xx_only() {
-        for status in [429, 500, 502, 503, 504] {
+    fn writes_retry_429_and_503_only_and_a_500_502_or_504_write_may_have_landed() {
+        for status in [429, 503] {
             assert!(retryable_status(status, CallKind::Write, true), "{status}");
         }
-        assert!(!retryable_status(501, CallKind::Write, true));
-        assert!(retryable_status(507, CallKind::Read, true));
+        for status in [500, 501, 502, 504] {
+            assert!(!retryable_status(status, CallKind::Write, true), "{status}");
+        }
+        for status in [500, 502, 503, 504, 507] {
+            assert!(retryable_status(status, CallKind::Read, true), "{status}");
+        }
+        for status in [500, 502, 504] {
+            assert!(write_outcome_unknown(status, CallKind::Write), "{status}");
+            assert!(!write_outcome_unknown(status, CallKind::Read), "{status}");
+        }
+        for status in [200, 400, 404, 429, 501, 503] {
+            assert!(!write_outcome_unknown(status, CallKind::Write), "{status}");
+        }
         for status in [400, 401, 403, 404, 409, 410, 422] {
             assert!(!retryable_status(status, CallKind::Read, true), "{status}");
         }

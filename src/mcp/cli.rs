@@ -1,4 +1,5 @@
-//! `triaged tokens create|list|revoke`: access tokens on the command line.
+//! `triaged tokens create|list|revoke`: access tokens on the command line; `triaged mcp calls`:
+//! the audit of MCP tool calls.
 //!
 //! Part of the **mcp** stage's edge: it validates what a support lead types (scope, tags and tool
 //! names against the tool registry, the expiry) and prints a new token's secret exactly once. It
@@ -36,6 +37,67 @@ pub enum TokensCommand {
         /// The token's name.
         name: String,
     },
+}
+
+/// `triaged mcp …`.
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// The audit of MCP tool calls, newest first: token, tool, arguments, status (ok, refused,
+    /// error), reason, duration, and the writes each call made.
+    Calls {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only the calls of this token.
+        #[arg(long)]
+        token: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs an `mcp` subcommand.
+pub async fn run_mcp(command: McpCommand) -> anyhow::Result<ExitCode> {
+    let McpCommand::Calls {
+        db,
+        token,
+        limit,
+        json,
+    } = command;
+    let calls = open(&db)
+        .await?
+        .list_mcp_calls(token.as_deref(), limit)
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&calls)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>6}  {:<28}  {:<20}  {:<22}  {:<8}  {:<18}  {:>7}  WRITES",
+        "ID", "CREATED", "TOKEN", "TOOL", "STATUS", "REASON", "MS"
+    );
+    for c in calls {
+        let writes: Vec<String> = c
+            .writes
+            .iter()
+            .map(|w| format!("{} {}", w.tool, w.status))
+            .collect();
+        println!(
+            "{:>6}  {:<28}  {:<20}  {:<22}  {:<8}  {:<18}  {:>7}  {}",
+            c.id,
+            c.created_at,
+            c.token_name,
+            c.tool,
+            c.status,
+            c.reason.unwrap_or_default(),
+            c.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            writes.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `triaged tokens create NAME --scope …`.

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod events;
 pub mod leases;
+pub mod mcp_calls;
 pub mod retention;
 pub mod runs;
 pub mod sessions;

@@ -107,6 +107,29 @@ pub struct Token {
 }
 
 impl Token {
+    /// A token as stored, for unit tests of code that decides by scope and filters.
+    #[cfg(test)]
+    pub(crate) fn example(
+        scope: TokenScope,
+        tags: Option<Vec<String>>,
+        tools: Option<Vec<String>>,
+    ) -> Self {
+        Self {
+            id: 1,
+            name: "example".to_owned(),
+            scope,
+            tags,
+            tools,
+            requires_api_key: false,
+            rate_limit: None,
+            created_at: "2026-12-02T00:00:00.000Z".to_owned(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            api_key_hash: None,
+        }
+    }
+
     /// Whether `presented` is this token's API key (constant-time); `false` when it has none.
     pub fn api_key_matches(&self, presented: &str) -> bool {
         self.api_key_hash

@@ -14,7 +14,7 @@ use super::{
     ALL, Access, ToolName,
     guard::Scope,
     registry,
-    toolbox::{CallStatus, Toolbox},
+    toolbox::{CallStatus, ToolOutput, Toolbox},
 };
 use crate::{
     config::{DbArgs, IntercomArgs, IntercomConfig},
@@ -154,7 +154,7 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("TRIAGED_DATABASE_URL")?;
     db.migrate().await.context("applying database migrations")?;
-    let run_id = start_run(&db, tool, &args.args, conversation).await?;
+    let run_id = start_run(&db, "cli", tool, &args.args, conversation).await?;
     let scope = Scope {
         conversation_id: conversation.unwrap_or_default().to_owned(),
         contact_ids,
@@ -172,6 +172,25 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let output = toolbox.call(tool.as_str(), &args.args).await;
     let ok = output.status == CallStatus::Ok;
+    finish_run(&db, run_id, "cli", &output, started.elapsed()).await?;
+    if ok {
+        println!("{}", output.content);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("triaged: {} ({:?})", output.content, output.status);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Ends the run of a manual call (`source`: `cli` or `mcp`, recorded as the run's reason).
+pub async fn finish_run(
+    db: &Db,
+    run_id: i64,
+    source: &str,
+    output: &ToolOutput,
+    took: std::time::Duration,
+) -> Result<(), crate::store::StoreError> {
+    let ok = output.status == CallStatus::Ok;
     let mut tx = db.begin_write().await?;
     runs::finish(
         &mut tx,
@@ -184,35 +203,36 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
             },
             outcome: if ok { "no_action" } else { "failed" },
             playbook: None,
-            reason: Some("cli"),
+            reason: Some(source),
             last_error: (!ok).then_some(output.content.as_str()),
-            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
         },
     )
     .await?;
     tx.commit().await?;
-    if ok {
-        println!("{}", output.content);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("triaged: {} ({:?})", output.content, output.status);
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(())
 }
 
-/// Opens the run a manual call is recorded under. Every write in the `actions` table belongs to a
-/// run and every run to an event (foreign keys), so a manual call stores a synthetic event first:
-/// topic `cli`, status `processed` (no worker ever picks it up), the call itself as its body, and
-/// a unique dedupe key. Each invocation is its own run, so calling a write twice by hand makes it
-/// twice, as a person would expect.
-async fn start_run(
+/// Opens the run a manual call is recorded under (`source`: `cli` for `tools call`, `mcp` for an
+/// MCP client's write). Every write in the `actions` table belongs to a run and every run to an
+/// event (foreign keys), so a manual call stores a synthetic event first: topic `source`, status
+/// `processed` (no worker ever picks it up), the call itself as its body, and a unique dedupe
+/// key. Each invocation is its own run, so calling a write twice by hand makes it twice, as a
+/// person would expect (an MCP client's retry is recognised before this, see `mcp`).
+pub async fn start_run(
     db: &Db,
+    source: &str,
     tool: ToolName,
     arguments: &str,
     conversation: Option<&str>,
-) -> anyhow::Result<i64> {
+) -> Result<i64, crate::store::StoreError> {
     let now = jiff::Timestamp::now();
-    let key = format!("cli:{}:{}", now.as_nanosecond(), std::process::id());
+    let key = format!(
+        "{source}:{}:{}:{}",
+        now.as_nanosecond(),
+        std::process::id(),
+        fastrand::u64(..)
+    );
     let body = serde_json::json!({"tool": tool.as_str(), "arguments": arguments}).to_string();
     let mut tx = db.begin_write().await?;
     let inserted = events::insert(
@@ -220,7 +240,7 @@ async fn start_run(
         &NewEvent {
             dedupe_key: &key,
             notification_id: None,
-            topic: Some("cli"),
+            topic: Some(source),
             app_id: None,
             conversation_id: conversation,
             created_at: Some(now.as_second()),
@@ -235,5 +255,5 @@ async fn start_run(
     let event_id = match inserted {
         Inserted::New(id) | Inserted::Duplicate(id) => id,
     };
-    Ok(runs::start_or_resume(db, event_id, conversation, Some("cli"), 1).await?)
+    runs::start_or_resume(db, event_id, conversation, Some(source), 1).await
 }

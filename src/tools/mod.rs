@@ -94,6 +94,7 @@ pub struct Hints {
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolSpec {
     pub name: &'static str,
+    pub title: &'static str,
     pub description: &'static str,
     pub access: Access,
     pub tags: &'static [&'static str],
@@ -191,6 +192,33 @@ impl ToolName {
         }
     }
 
+    /// A short human-readable name (MCP clients show it in place of the wire name).
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::SearchConversations => "Search conversations",
+            Self::GetConversation => "Read a conversation",
+            Self::GetContact => "Read a contact",
+            Self::SearchContacts => "Search contacts",
+            Self::GetVisitor => "Read a visitor",
+            Self::GetCompany => "Read a company",
+            Self::ListTicketTypes => "List ticket types",
+            Self::ListTeams => "List teams",
+            Self::ListAdmins => "List teammates",
+            Self::ListTags => "List tags",
+            Self::SearchArticles => "Search help articles",
+            Self::ReplyToConversation => "Reply to the customer",
+            Self::AddNote => "Add an internal note",
+            Self::CloseConversation => "Close a conversation",
+            Self::SnoozeConversation => "Snooze a conversation",
+            Self::OpenConversation => "Reopen a conversation",
+            Self::AssignConversation => "Assign a conversation",
+            Self::TagConversation => "Tag a conversation",
+            Self::UntagConversation => "Remove a tag from a conversation",
+            Self::CreateTicket => "Create a ticket",
+            Self::HandOff => "Hand off to a team",
+        }
+    }
+
     pub fn description(self) -> &'static str {
         match self {
             Self::SearchConversations => {
@@ -263,6 +291,7 @@ impl ToolName {
     pub fn spec(self) -> ToolSpec {
         ToolSpec {
             name: self.as_str(),
+            title: self.title(),
             description: self.description(),
             access: self.access(),
             tags: self.tags(),

@@ -5,7 +5,7 @@
 //! id, author label (first name), part type (omitted for plain comments), text (HTML turned into
 //! plain text) and attachments by name; assignments show their assignee. Ids stay visible for follow-up calls.
 //! Over the size cap, the start and the most recent parts are kept around an explicit "N parts
-//! omitted" line. Pure.
+//! omitted" line (the newest part always: never a cut tail). Pure.
 
 use std::collections::HashMap;
 
@@ -198,34 +198,77 @@ pub fn render(
             parts.len()
         ));
     }
+    fit(head, &parts, cap)
+}
+
+/// The head and as many parts as fit in `cap` bytes: every part when they all fit; otherwise the
+/// newest part always, the first parts (a quarter of the budget), then the most recent parts
+/// backwards from the newest, around an explicit "N parts omitted" line. Never cuts the tail: the
+/// newest messages are the ones that matter. A newest part too long for the budget is shortened
+/// from its middle, keeping its start (time, id, author) and its end.
+fn fit(head: String, parts: &[String], cap: usize) -> String {
     let used: usize = parts.iter().map(String::len).sum();
     if head.len() + used <= cap {
         return head + &parts.concat();
     }
-    // Keep the first parts (a quarter of the budget) and the most recent ones (the rest).
-    let budget = cap.saturating_sub(head.len() + 80);
+    let Some((newest, older)) = parts.split_last() else {
+        return head;
+    };
+    let budget = cap.saturating_sub(head.len() + OMITTED_LINE);
+    let newest = shorten(newest, budget);
+    let budget = budget.saturating_sub(newest.len());
     let mut first = 0;
     let mut taken = 0;
-    while first < parts.len() && taken + parts[first].len() <= budget / 4 {
-        taken += parts[first].len();
+    while first < older.len() && taken + older[first].len() <= budget / 4 {
+        taken += older[first].len();
         first += 1;
     }
-    let mut last = parts.len();
-    while last > first && taken + parts[last - 1].len() <= budget {
-        taken += parts[last - 1].len();
+    let mut last = older.len();
+    while last > first && taken + older[last - 1].len() <= budget {
+        taken += older[last - 1].len();
         last -= 1;
     }
     let mut out = head;
-    out.push_str(&parts[..first].concat());
-    out.push_str(&format!(
-        "… {} parts omitted (positions {} to {} of {}) …\n",
-        last - first,
-        first + 1,
-        last,
-        parts.len()
-    ));
-    out.push_str(&parts[last..].concat());
+    out.push_str(&older[..first].concat());
+    if last > first {
+        out.push_str(&format!(
+            "… {} parts omitted (positions {} to {} of {}) …\n",
+            last - first,
+            first + 1,
+            last,
+            parts.len()
+        ));
+    }
+    out.push_str(&older[last..].concat());
+    out.push_str(&newest);
     out
+}
+
+/// Room kept for the "N parts omitted" line.
+const OMITTED_LINE: usize = 80;
+
+/// `line` in at most `max` bytes (but never less than its first 200): its start and its end
+/// around `… (N characters omitted) …`.
+fn shorten(line: &str, max: usize) -> String {
+    let max = max.max(200);
+    if line.len() <= max {
+        return line.to_owned();
+    }
+    let keep = max - 48;
+    let mut start = keep / 2;
+    while !line.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = line.len() - (keep - keep / 2);
+    while !line.is_char_boundary(end) {
+        end += 1;
+    }
+    format!(
+        "{}… ({} characters omitted) …{}",
+        &line[..start],
+        end - start,
+        &line[end..]
+    )
 }
 
 fn header(conv: &Conversation, dir: &Directory, contact: Option<&Contact>) -> String {

@@ -220,3 +220,85 @@ async fn with_a_share_of_intercom_5xx_and_latency_every_run_ends_and_no_reply_is
             .count()
     );
 }
+
+/// A deterministic playbook: one reply and a close per customer message.
+fn reply_and_close() -> (String, String) {
+    (
+        "ack".into(),
+        r#"name: ack
+description: Acknowledge and close.
+priority: 1
+mode: live
+trigger:
+  topics: [conversation.user.created, conversation.user.replied]
+steps:
+  - reply: "Thanks, we have your message and will get back to you."
+  - close
+"#
+        .into(),
+    )
+}
+
+#[tokio::test]
+async fn a_reply_applied_by_intercom_and_answered_502_reaches_the_customer_exactly_once() {
+    let app = spawn_scenario(&[reply_and_close()], None, Duration::ZERO).await;
+    let sandbox = app.sandbox();
+    sandbox.set_faults(Faults {
+        error_after_write: 1,
+        error_after_write_status: 502,
+        ..Faults::default()
+    });
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Hello, anyone?")
+        .await
+        .unwrap();
+    app.settle().await;
+
+    assert_eq!(sandbox.stats().errors_after_write, 1, "the 502 was served");
+    assert_eq!(
+        app.bot_replies(REFUND).len(),
+        1,
+        "the reply was applied before the 502: sending it again doubles it"
+    );
+    assert_eq!(
+        sandbox.conversation(REFUND).unwrap()["state"],
+        "closed",
+        "the rest of the playbook ran"
+    );
+    let run = &app.app.db().list_runs(None, 5).await.unwrap()[0];
+    assert_eq!(run.status, "succeeded", "{run:#?}");
+}
+
+#[tokio::test]
+async fn a_close_applied_by_intercom_and_answered_504_is_confirmed_from_the_conversation() {
+    let app = spawn_scenario(&[reply_and_close()], None, Duration::ZERO).await;
+    let sandbox = app.sandbox();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Hello, anyone?")
+        .await
+        .unwrap();
+    app.settle().await;
+    let closes = |app: &crate::helpers::TestApp| {
+        app.parts(REFUND)
+            .iter()
+            .filter(|p| p["part_type"] == "close")
+            .count()
+    };
+    assert_eq!(closes(&app), 1);
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "One more thing")
+        .await
+        .unwrap();
+    // Both writes of the second run are applied and answered 504.
+    sandbox.set_faults(Faults {
+        error_after_write: 2,
+        error_after_write_status: 504,
+        ..Faults::default()
+    });
+    app.settle().await;
+    assert_eq!(sandbox.stats().errors_after_write, 2);
+    assert_eq!(app.bot_replies(REFUND).len(), 2, "one reply per message");
+    assert_eq!(closes(&app), 2, "one close per run");
+    let runs = app.app.db().list_runs(None, 5).await.unwrap();
+    assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:#?}");
+}

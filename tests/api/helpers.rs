@@ -219,3 +219,35 @@ impl TestApp {
             .collect()
     }
 }
+
+/// The python of a test venv: `$ENV_VAR` or `./DEFAULT_DIR` under the repository, created by
+/// `SETUP_SCRIPT` when missing (the way `.ci/run` does). `None` only when there is no python3.
+pub fn test_venv_python(
+    env_var: &str,
+    default_dir: &str,
+    setup_script: &str,
+) -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var_os(env_var)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(default_dir));
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return None;
+    }
+    let status = std::process::Command::new("bash")
+        .arg(root.join(setup_script))
+        .current_dir(&root)
+        .env(env_var, &venv)
+        .status()
+        .unwrap_or_else(|e| panic!("run {setup_script}: {e}"));
+    assert!(status.success(), "{setup_script} failed");
+    Some(python)
+}

@@ -30,29 +30,7 @@ fallback:
 /// The venv's python, set up by `tests/llm/setup.sh` (run here if `.ci/run` has not already).
 /// `None` only when there is no python3 at all.
 fn python() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::env::var_os("TRIAGED_LLM_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv-llm"));
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        return None;
-    }
-    let status = std::process::Command::new("bash")
-        .arg(root.join("tests/llm/setup.sh"))
-        .current_dir(&root)
-        .env("TRIAGED_LLM_VENV", &venv)
-        .status()
-        .expect("run tests/llm/setup.sh");
-    assert!(status.success(), "tests/llm/setup.sh failed");
-    Some(python)
+    crate::helpers::test_venv_python("TRIAGED_LLM_VENV", ".venv-llm", "tests/llm/setup.sh")
 }
 
 #[tokio::test]

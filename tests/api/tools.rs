@@ -20,9 +20,11 @@ use triaged::{
 };
 
 mod calls;
+mod caps;
 mod cli;
 mod guard;
 mod modes;
+mod reconcile;
 mod timeline;
 
 /// Demo ids (see `src/sandbox/demo_workspace.yaml`).
@@ -43,10 +45,15 @@ pub struct Rig {
 
 impl Rig {
     pub async fn start() -> Rig {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Self::start`] with a last word on the sandbox's configuration.
+    pub async fn start_with(change: impl FnOnce(&mut SandboxConfig)) -> Rig {
         triaged::install_crypto_provider();
-        let sandbox = Sandbox::start(SandboxConfig::demo(SocketAddr::from(([127, 0, 0, 1], 0))))
-            .await
-            .expect("sandbox starts");
+        let mut config = SandboxConfig::demo(SocketAddr::from(([127, 0, 0, 1], 0)));
+        change(&mut config);
+        let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         let bot = sandbox.bot_admin_id();
         let client =
             IntercomClient::builder(sandbox.base_url(), SecretString::from(DEMO_ACCESS_TOKEN))

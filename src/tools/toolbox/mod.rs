@@ -135,7 +135,9 @@ impl Toolbox {
             lists: Lists::default(),
             drafts: Vec::new(),
             effects: Vec::new(),
-            timeline_cap: super::timeline::DEFAULT_CAP,
+            // A timeline over the result cap would be cut from its end (losing the newest
+            // messages): it is capped to fit, keeping its start and its newest parts.
+            timeline_cap: RESULT_CAP,
             from_playbook: false,
         }
     }

@@ -19,7 +19,7 @@ use crate::{
 
 /// How the landing of a write whose outcome is unknown is recognised.
 pub(super) enum Landed {
-    /// A part by the bot admin with this plain text.
+    /// A part by the bot admin with this plain text, created after the action was started.
     Part(String),
     /// The conversation is in this state.
     State(&'static str),
@@ -88,7 +88,9 @@ impl Toolbox {
                 });
             }
             if previous.status == "started"
-                && let Some(reference) = self.landed(conversation, &landed).await?
+                && let Some(reference) = self
+                    .landed(conversation, &landed, started_second(&previous.started_at))
+                    .await?
             {
                 self.db
                     .end_action(&key, "done", Some(&reference), None, None)
@@ -99,6 +101,7 @@ impl Toolbox {
                 });
             }
         }
+        let started = jiff::Timestamp::now().as_second();
         self.db.begin_action(&record).await?;
         let conv = ConversationId::from(conversation);
         match op(self.client.clone(), self.bot.clone(), conv).await {
@@ -123,8 +126,9 @@ impl Toolbox {
                 })
             }
             Err(error @ IntercomError::UnknownOutcome { .. }) => {
-                // The response was lost: find out whether the write landed before anything else.
-                if let Some(reference) = self.landed(conversation, &landed).await? {
+                // The response was lost, or a gateway answered 5xx: find out whether the write
+                // landed before anything else.
+                if let Some(reference) = self.landed(conversation, &landed, Some(started)).await? {
                     self.db
                         .end_action(&key, "done", Some(&reference), None, None)
                         .await?;
@@ -145,8 +149,15 @@ impl Toolbox {
         }
     }
 
-    /// Whether a write already landed, from the conversation as Intercom has it now.
-    async fn landed(&self, conversation: &str, landed: &Landed) -> Result<Option<String>, Stop> {
+    /// Whether a write already landed, from the conversation as Intercom has it now. A part must
+    /// be created no earlier than `started` (Unix seconds, less [`CLOCK_SLACK`]): the same text
+    /// sent by an earlier run proves nothing about this write.
+    async fn landed(
+        &self,
+        conversation: &str,
+        landed: &Landed,
+        started: Option<i64>,
+    ) -> Result<Option<String>, Stop> {
         if matches!(landed, Landed::Unknowable) {
             return Ok(None);
         }
@@ -157,11 +168,14 @@ impl Toolbox {
         Ok(match landed {
             Landed::Part(text) => {
                 let want = normalize(text);
+                let since = started.map_or(i64::MIN, |s| s - CLOCK_SLACK);
                 c.parts()
                     .iter()
                     .rev()
                     .find(|p| {
-                        p.author.as_ref().and_then(|a| a.id.as_deref()) == Some(self.bot.as_str())
+                        p.created_at.is_none_or(|t| t >= since)
+                            && p.author.as_ref().and_then(|a| a.id.as_deref())
+                                == Some(self.bot.as_str())
                             && p.body
                                 .as_deref()
                                 .map(|b| normalize(&crate::tools::html::to_text(b)))
@@ -181,6 +195,19 @@ impl Toolbox {
             Landed::Unknowable => None,
         })
     }
+}
+
+/// How far Intercom's clock (a part's `created_at`, whole seconds) may be behind ours when telling
+/// whether a part was created after an action started.
+const CLOCK_SLACK: i64 = 5;
+
+/// An action's `started_at` (`2026-12-02T05:40:00.123Z`) as Unix seconds; none if unreadable
+/// (then any part with the text counts, as before the time was checked).
+fn started_second(started_at: &str) -> Option<i64> {
+    started_at
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(jiff::Timestamp::as_second)
 }
 
 fn normalize(text: &str) -> String {

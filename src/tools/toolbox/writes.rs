@@ -113,7 +113,10 @@ impl Toolbox {
                 (
                     input.conversation_id.clone(),
                     ManageConversation::snooze(self.bot.clone(), until),
-                    json!({"conversation_id": input.conversation_id, "until": until}),
+                    // The key names what was asked (a duration is not turned into `now + d`),
+                    // so a retried snooze finds its first attempt.
+                    json!({"conversation_id": input.conversation_id,
+                           "until": input.until, "duration": input.duration.as_deref().map(str::trim)}),
                     format!(
                         "snooze the conversation until {}",
                         crate::tools::timeline::time(Some(until))
