@@ -223,6 +223,20 @@ async fn a_write_token_replies_once_and_a_retry_of_the_same_call_returns_the_fir
         retried["writes"].as_array().unwrap().is_empty(),
         "the retry wrote nothing"
     );
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"triaged_mcp_calls_total{tool="reply_to_conversation",status="ok"}"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
