@@ -185,7 +185,15 @@ impl App {
             config.webhook.max_body_bytes,
             readiness.clone(),
             health.clone(),
-        );
+        )
+        .merge(web::ui::router(web::ui::UiState {
+            db: db.clone(),
+            playbooks: playbooks.clone(),
+            intercom: intercom.clone(),
+            app_id: identity.app_id_code.clone(),
+            trusted_header: config.console.ui_trusted_header.clone(),
+            session_ttl: config.console.ui_session_ttl,
+        }));
         let stop_http = CancellationToken::new();
         let router = router.merge(crate::mcp::http::router(Arc::new(McpState::new(
             db.clone(),

@@ -13,6 +13,8 @@ pub mod leases;
 pub mod mcp_calls;
 pub mod retention;
 pub mod runs;
+pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod usage;
 

@@ -1,6 +1,9 @@
-//! Stage: **web** — the HTTP surface: the webhook receiver plus `/healthz`, `/readyz`, `/metrics`.
+//! Stage: **web** — the HTTP surface: the webhook receiver plus `/healthz`, `/readyz`, `/metrics`,
+//! and the console at `/ui` ([`ui`]).
 //!
 //! Handlers here answer quickly and never run triage work.
+
+pub mod ui;
 
 use axum::{
     Router,

@@ -96,13 +96,38 @@ pub fn test_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// Runs every case of every test file under `paths`, printing the report (cases on stdout,
 /// file problems as `file:line:col: message` on stderr). Returns whether everything passed.
 pub async fn run_paths(paths: &[PathBuf]) -> bool {
+    let report = collect(paths, None).await;
+    eprint!("{}", report.problems);
+    print!("{}", report.cases);
+    report.passed
+}
+
+/// The console's "run the test cases" button: the cases of the test files under `paths` that test
+/// `playbook` (all when `None`), as one text report and whether everything passed.
+pub async fn run_report(paths: &[PathBuf], playbook: Option<&str>) -> (bool, String) {
+    let report = collect(paths, playbook).await;
+    (
+        report.passed,
+        format!("{}{}", report.problems, report.cases),
+    )
+}
+
+struct Collected {
+    passed: bool,
+    cases: String,
+    problems: String,
+}
+
+async fn collect(paths: &[PathBuf], only: Option<&str>) -> Collected {
+    use std::fmt::Write;
     let (mut passed, mut failed, mut bad_files) = (0, 0, 0);
+    let (mut out, mut problems) = (String::new(), String::new());
     let mut files = Vec::new();
     for path in paths {
         match test_files(path) {
             Ok(mut found) => files.append(&mut found),
             Err(d) => {
-                eprintln!("{d}");
+                let _ = writeln!(problems, "{d}");
                 bad_files += 1;
             }
         }
@@ -112,13 +137,16 @@ pub async fn run_paths(paths: &[PathBuf]) -> bool {
             Ok(file) => file,
             Err(diagnostics) => {
                 for d in diagnostics {
-                    eprintln!("{d}");
+                    let _ = writeln!(problems, "{d}");
                 }
                 bad_files += 1;
                 continue;
             }
         };
-        println!("{} (playbook {})", path.display(), file.playbook.name);
+        if only.is_some_and(|name| name != file.playbook.name) {
+            continue;
+        }
+        let _ = writeln!(out, "{} (playbook {})", path.display(), file.playbook.name);
         for case in &file.cases {
             let started = Instant::now();
             let result = run::run(&file, case)
@@ -132,9 +160,13 @@ pub async fn run_paths(paths: &[PathBuf]) -> bool {
                 Ok((_, m)) if m.is_empty() => passed += 1,
                 _ => failed += 1,
             }
-            print!("{}", report::case(&case.name, started.elapsed(), &result));
+            out.push_str(&report::case(&case.name, started.elapsed(), &result));
         }
     }
-    println!("{}", report::summary(passed, failed, bad_files));
-    failed == 0 && bad_files == 0
+    let _ = writeln!(out, "{}", report::summary(passed, failed, bad_files));
+    Collected {
+        passed: failed == 0 && bad_files == 0,
+        cases: out,
+        problems,
+    }
 }

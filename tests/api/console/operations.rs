@@ -93,7 +93,15 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
     let new_bodies = app.count(&bodies(&new_conversation)).await;
     assert!(new_bodies > 0);
 
-    let url = format!("sqlite://{}", app._dir.path().join("triaged.db").display());
+    // `triaged prune` on the database file, as an operator runs it (here with the daemon stopped,
+    // so the command is alone on the file).
+    let TestApp {
+        app: daemon,
+        _dir: dir,
+        ..
+    } = app;
+    daemon.shutdown().await.unwrap();
+    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
     let out = Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(["prune", "--json"])
         .env("TRIAGED_DATABASE_URL", &url)
@@ -108,31 +116,32 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["run_trails"], 1, "{report}");
     assert!(report["event_bodies"].as_u64().unwrap() >= 1, "{report}");
+    let db = triaged::store::Db::open(&url, triaged::config::Durability::Full)
+        .await
+        .unwrap();
+    let count = |sql: String| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+        }
+    };
 
     // Older: gone (bodies, trail, write arguments); the run's summary stays.
-    assert_eq!(app.count(&bodies(&old_conversation)).await, 0);
-    assert_eq!(app.count(&steps(old.id)).await, 0);
-    assert_eq!(app.count(&args(old.id)).await, 0);
-    let kept = app
-        .app
-        .db()
-        .run(old.id)
-        .await
-        .unwrap()
-        .expect("the run row stays");
+    assert_eq!(count(bodies(&old_conversation)).await, 0);
+    assert_eq!(count(steps(old.id)).await, 0);
+    assert_eq!(count(args(old.id)).await, 0);
+    let kept = db.run(old.id).await.unwrap().expect("the run row stays");
     assert_eq!(kept.outcome, old.outcome);
     assert_eq!(kept.playbook.as_deref(), Some("refund-request"));
     // Newer: untouched.
-    assert_eq!(app.count(&bodies(&new_conversation)).await, new_bodies);
-    assert_eq!(app.count(&steps(new.id)).await, new_steps);
-    assert_eq!(app.count(&args(new.id)).await, new_args);
+    assert_eq!(count(bodies(&new_conversation)).await, new_bodies);
+    assert_eq!(count(steps(new.id)).await, new_steps);
+    assert_eq!(count(args(new.id)).await, new_args);
 
     // Pruning again deletes nothing more.
-    let again = app
-        .app
-        .db()
-        .prune(Duration::from_secs(30 * 86_400))
-        .await
-        .unwrap();
+    let again = db.prune(Duration::from_secs(30 * 86_400)).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
 }

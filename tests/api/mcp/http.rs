@@ -223,6 +223,20 @@ async fn a_write_token_replies_once_and_a_retry_of_the_same_call_returns_the_fir
         retried["writes"].as_array().unwrap().is_empty(),
         "the retry wrote nothing"
     );
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"triaged_mcp_calls_total{tool="reply_to_conversation",status="ok"}"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -374,4 +388,34 @@ async fn a_token_over_its_rate_limit_gets_a_tool_error_with_a_retry_hint_and_no_
         message.contains("2 tool calls a minute; retry in"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn clients_on_older_revisions_get_their_own_revision_back_from_initialize() {
+    let app = start().await;
+    let (read, _) = token(&app, "old-client", TokenScope::McpRead, Spec::default()).await;
+    for version in ["2025-06-18", "2025-11-25"] {
+        let init = request(
+            "initialize",
+            json!({"protocolVersion": version, "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "0"}}),
+        );
+        let response = post(
+            &app,
+            "/mcp",
+            Some(&read),
+            &[("mcp-protocol-version", version)],
+            &init,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers().get("mcp-session-id").is_none(),
+            "stateless: no session is kept"
+        );
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["result"]["protocolVersion"], version, "{answer}");
+        assert_eq!(answer["result"]["serverInfo"]["name"], "triaged");
+        assert!(answer["result"]["capabilities"]["tools"].is_object());
+    }
 }

@@ -57,7 +57,8 @@ pub async fn token(
     )
 }
 
-/// POSTs one JSON-RPC message to `path` with `bearer` (if any) and extra headers.
+/// POSTs one JSON-RPC message to `path` with `bearer` (if any) and extra headers (an
+/// `mcp-protocol-version` among them replaces the default [`LEGACY`]).
 pub async fn post(
     app: &TestApp,
     path: &str,
@@ -70,8 +71,13 @@ pub async fn post(
         .post(format!("{}{path}", app.base))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", LEGACY)
         .body(body.to_string());
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("mcp-protocol-version"))
+    {
+        request = request.header("mcp-protocol-version", LEGACY);
+    }
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
