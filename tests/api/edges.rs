@@ -3,3 +3,4 @@
 
 mod notification_ids;
 mod read_commands;
+mod settings;
