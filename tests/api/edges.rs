@@ -4,3 +4,4 @@
 mod notification_ids;
 mod read_commands;
 mod settings;
+mod utf8;
