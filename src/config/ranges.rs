@@ -89,15 +89,40 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
     .check(number)?;
     let durations = [
         // An idle worker polls this often: 0 spins on the database, a minute delays every run.
-        ("TRIAGED_POLL_INTERVAL", args.poll_interval, Duration::from_millis(1), secs(60)),
+        (
+            "TRIAGED_POLL_INTERVAL",
+            args.poll_interval,
+            Duration::from_millis(1),
+            secs(60),
+        ),
         // Jobs of a worker silent for two heartbeats run again elsewhere.
         ("TRIAGED_HEARTBEAT", args.heartbeat, secs(1), secs(600)),
         // Runs renew their lease every third of it.
         ("TRIAGED_LEASE_TTL", args.lease_ttl, secs(1), secs(3600)),
-        ("TRIAGED_DEBOUNCE", args.debounce, Duration::ZERO, secs(3600)),
-        ("TRIAGED_SHUTDOWN_GRACE", args.shutdown_grace, Duration::ZERO, secs(3600)),
-        ("TRIAGED_RETRY_DELAY", args.retry_delay, Duration::ZERO, secs(600)),
-        ("TRIAGED_JOB_HOLD", args.job_hold, Duration::ZERO, secs(3600)),
+        (
+            "TRIAGED_DEBOUNCE",
+            args.debounce,
+            Duration::ZERO,
+            secs(3600),
+        ),
+        (
+            "TRIAGED_SHUTDOWN_GRACE",
+            args.shutdown_grace,
+            Duration::ZERO,
+            secs(3600),
+        ),
+        (
+            "TRIAGED_RETRY_DELAY",
+            args.retry_delay,
+            Duration::ZERO,
+            secs(600),
+        ),
+        (
+            "TRIAGED_JOB_HOLD",
+            args.job_hold,
+            Duration::ZERO,
+            secs(3600),
+        ),
     ];
     for (var, value, min, max) in durations {
         Range {
@@ -113,8 +138,8 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::validated::ServeArgsParser;
+    use super::*;
 
     fn defaults() -> ServeArgs {
         <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve

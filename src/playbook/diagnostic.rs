@@ -52,7 +52,10 @@ pub fn decode_utf8(file: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
         let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         // The prefix is valid UTF-8 by construction, so this never loses a character.
-        let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
         Diagnostic {
             file: file.to_path_buf(),
             line: line as u64,

@@ -51,7 +51,11 @@ fn serve_refuses_out_of_range_settings_with_one_line_naming_the_variable_and_the
         ));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {err}");
-        assert_eq!(err.trim_end(), format!("triaged: {expected}"), "{var}={value}");
+        assert_eq!(
+            err.trim_end(),
+            format!("triaged: {expected}"),
+            "{var}={value}"
+        );
         assert!(out.stdout.is_empty(), "{var}={value}");
         assert_eq!(files_in(dir.path()), Vec::<String>::new(), "{var}={value}");
     }
@@ -67,6 +71,9 @@ fn a_duration_with_stray_spaces_is_trimmed_and_one_with_a_stray_word_is_refused(
     ));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("15s please") && err.contains("use e.g. 250ms"), "{err}");
+    assert!(
+        err.contains("15s please") && err.contains("use e.g. 250ms"),
+        "{err}"
+    );
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
 }

@@ -27,8 +27,8 @@ fn a_playbook_that_is_not_utf8_is_reported_at_the_line_and_column_of_its_first_b
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.lines().any(|l| l
-            == "./latin.yaml:5:20: byte 0xE9 is not UTF-8 text: save the file as UTF-8"),
+        err.lines()
+            .any(|l| l == "./latin.yaml:5:20: byte 0xE9 is not UTF-8 text: save the file as UTF-8"),
         "{err}"
     );
 }
