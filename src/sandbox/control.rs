@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::State,
     routing::{get, post, put},
 };
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use super::{
     Faults, Shared,
     actions::{self, AdminAction, Via},
     error::{ApiError, parse_body},
+    extract::Ids,
     lock, render,
 };
 
@@ -72,7 +73,7 @@ async fn customer_start(state: S, body: Bytes) -> Result<Json<Value>, ApiError> 
 
 async fn customer_reply(
     state: S,
-    Path(id): Path<String>,
+    Ids(id): Ids<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let msg: CustomerMessage = parse_body(&body)?;
@@ -94,7 +95,7 @@ struct TeammateAction {
 
 async fn teammate(
     state: S,
-    Path((id, action)): Path<(String, String)>,
+    Ids((id, action)): Ids<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let a: TeammateAction = parse_body(&body)?;
@@ -135,7 +136,7 @@ async fn teammate(
     actions::admin_action(&state, &id, &a.admin_id, action, via).map(Json)
 }
 
-async fn conversation(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn conversation(state: S, Ids(id): Ids<String>) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     ws.conversation(&id)
         .map(|c| Json(render::conversation(&ws, c, render::Parts::All, false)))

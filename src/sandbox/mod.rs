@@ -44,6 +44,7 @@ mod actions;
 mod clock;
 mod control;
 mod error;
+mod extract;
 mod http;
 mod model;
 mod ratelimit;

@@ -17,6 +17,7 @@ use triaged::{
 };
 
 mod limits;
+mod malformed;
 mod notifications;
 mod reads;
 mod writes;

@@ -1,17 +1,14 @@
 //! Conversation reads: list (query-parameter paging), search (body query and paging), retrieve
 //! (`display_as=plaintext`, 500 newest parts). Read-only.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, Query},
-};
+use axum::{Json, body::Bytes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Paging, S, paginate};
 use crate::sandbox::{
     error::{ApiError, parse_body},
+    extract::{Ids, Params},
     lock,
     model::{Conversation, Workspace},
     render::{self, Parts, int_id},
@@ -38,7 +35,7 @@ fn list_body(ws: &Workspace, page: &[&Conversation], total: usize, pages: Value)
 }
 
 /// `GET /conversations?per_page=&starting_after=`.
-pub async fn list(state: S, Query(paging): Query<Paging>) -> Result<Json<Value>, ApiError> {
+pub async fn list(state: S, Params(paging): Params<Paging>) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     let (page, total, pages) = paginate(ordered(&ws), |c| c.id.as_str(), &paging, 20)?;
     Ok(Json(list_body(&ws, &page, total, pages)))
@@ -75,8 +72,8 @@ pub struct RetrieveQuery {
 /// `GET /conversations/{id}[?display_as=plaintext]`.
 pub async fn retrieve(
     state: S,
-    Path(id): Path<String>,
-    Query(q): Query<RetrieveQuery>,
+    Ids(id): Ids<String>,
+    Params(q): Params<RetrieveQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let plaintext = q.display_as.as_deref() == Some("plaintext");
     let ws = lock(&state.ws);

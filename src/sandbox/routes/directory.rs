@@ -4,18 +4,14 @@
 //! The scroll errors' codes are not documented by Intercom (UNVERIFIED): a second scroll answers
 //! 400 `scroll_exists`, an expired or finished `scroll_param` 400 `parameter_invalid`.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, Query},
-    http::StatusCode,
-};
+use axum::{Json, body::Bytes, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{S, id_field, str_field};
 use crate::sandbox::{
     error::{ApiError, parse_body, uuid_like},
+    extract::{Ids, Params},
     lock,
     model::{Contact, Tag, Ticket},
     render,
@@ -156,7 +152,7 @@ pub async fn create_ticket(state: S, body: Bytes) -> Result<Json<Value>, ApiErro
 }
 
 /// `GET /tickets/{id}` (the internal `id`, not `ticket_id`).
-pub async fn ticket(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn ticket(state: S, Ids(id): Ids<String>) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     ws.tickets
         .iter()
@@ -173,7 +169,7 @@ pub async fn ticket_types(state: S) -> Json<Value> {
 }
 
 /// `GET /companies/{id}` (Intercom's id, not `company_id`).
-pub async fn company(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn company(state: S, Ids(id): Ids<String>) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     ws.company(&id)
         .map(|c| Json(render::company(&ws, c)))
@@ -188,7 +184,7 @@ pub struct ScrollQuery {
 /// `GET /companies/scroll[?scroll_param=]`.
 pub async fn scroll_companies(
     state: S,
-    Query(q): Query<ScrollQuery>,
+    Params(q): Params<ScrollQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     let now_ms = state.clock.now_ms();
@@ -215,18 +211,28 @@ pub async fn scroll_companies(
 pub struct ArticleQuery {
     phrase: Option<String>,
     state: Option<String>,
+    /// Accepted (the spec lists it) and ignored: the sandbox has one help center.
+    #[expect(
+        dead_code,
+        reason = "parsed so a malformed value is refused as Intercom does"
+    )]
+    help_center_id: Option<i64>,
+    /// Accepted and ignored: highlights are always empty here.
+    #[expect(
+        dead_code,
+        reason = "parsed so a malformed value is refused as Intercom does"
+    )]
+    highlight: Option<bool>,
 }
 
-/// `GET /articles/search?phrase=[&state=]`: articles sharing words (3+ letters) with the phrase,
-/// best first. Every seeded article is published.
+/// `GET /articles/search[?phrase=&state=&help_center_id=&highlight=]`: articles sharing words (3+
+/// letters) with the phrase, best first; every article without a phrase. Every seeded article is published.
 pub async fn search_articles(
     state: S,
-    Query(q): Query<ArticleQuery>,
+    Params(q): Params<ArticleQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let phrase = q
-        .phrase
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| ApiError::missing("phrase"))?;
+    // `phrase` is optional in the spec: without one, every article matches.
+    let phrase = q.phrase.unwrap_or_default();
     let wanted: Vec<String> = words(&phrase).filter(|w| w.chars().count() >= 3).collect();
     let ws = lock(&state.ws);
     let published = !matches!(q.state.as_deref(), Some("draft"));
@@ -240,7 +246,7 @@ pub async fn search_articles(
                 .iter()
                 .filter(|w| text.iter().any(|t| t.starts_with(w.as_str())))
                 .count();
-            (score > 0).then(|| (score, render::article(a)))
+            (score > 0 || wanted.is_empty()).then(|| (score, render::article(a)))
         })
         .collect();
     scored.sort_by_key(|s| std::cmp::Reverse(s.0));

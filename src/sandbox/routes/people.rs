@@ -7,7 +7,6 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,6 +16,7 @@ use serde_json::{Value, json};
 use super::{Paging, S, paginate};
 use crate::sandbox::{
     error::{ApiError, parse_body},
+    extract::{Ids, Params},
     lock,
     model::Contact,
     render,
@@ -38,7 +38,7 @@ pub async fn admins(state: S) -> Json<Value> {
 }
 
 /// `GET /admins/{id}`.
-pub async fn admin(state: S, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn admin(state: S, Ids(id): Ids<String>) -> Result<Json<Value>, ApiError> {
     let ws = lock(&state.ws);
     ws.admin(&id)
         .map(|a| Json(render::admin(a)))
@@ -57,7 +57,7 @@ const MAX_MERGE_HOPS: usize = 3;
 
 /// `GET /contacts/{id}`; a merged contact answers 410 `contact_merged` with
 /// `Link: </contacts/{canonical}>; rel="canonical"`.
-pub async fn contact(state: S, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn contact(state: S, Ids(id): Ids<String>) -> Result<Response, ApiError> {
     let ws = lock(&state.ws);
     let c = ws
         .contact(&id)
@@ -189,7 +189,7 @@ pub struct VisitorQuery {
 }
 
 /// `GET /visitors?user_id=` (there is no `GET /visitors/{id}` in 2.16).
-pub async fn visitor(state: S, Query(q): Query<VisitorQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn visitor(state: S, Params(q): Params<VisitorQuery>) -> Result<Json<Value>, ApiError> {
     let user_id = q
         .user_id
         .filter(|u| !u.is_empty())

@@ -3,13 +3,14 @@
 //! `app_package_code` (the sandbox's own, or a second app's: see `Sandbox::add_app`).
 //! Bodies are parsed strictly enough to answer Intercom's errors.
 
-use axum::{Extension, Json, body::Bytes, extract::Path};
+use axum::{Extension, Json, body::Bytes};
 use serde_json::{Value, json};
 
 use super::{S, id_field, str_field};
 use crate::sandbox::{
     actions::{self, AdminAction, Via},
     error::{ApiError, parse_body},
+    extract::Ids,
     http::App,
     lock,
     model::{AppliedTag, Workspace},
@@ -31,7 +32,7 @@ fn resolve_last(ws: &Workspace, id: &str, contact_id: Option<&str>) -> String {
 pub async fn reply(
     state: S,
     Extension(App(app)): Extension<App>,
-    Path(id): Path<String>,
+    Ids(id): Ids<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body: Value = parse_body(&body)?;
@@ -105,7 +106,7 @@ pub async fn reply(
 pub async fn manage(
     state: S,
     Extension(App(app)): Extension<App>,
-    Path(id): Path<String>,
+    Ids(id): Ids<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body: Value = parse_body(&body)?;
@@ -159,7 +160,7 @@ pub async fn manage(
 }
 
 /// `POST /conversations/{id}/tags` `{id, admin_id}` → the tag.
-pub async fn tag(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn tag(state: S, Ids(id): Ids<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body: Value = parse_body(&body)?;
     let tag_id = id_field(&body, "id").ok_or_else(|| ApiError::missing("id"))?;
     let admin_id = id_field(&body, "admin_id").ok_or_else(|| ApiError::missing("admin_id"))?;
@@ -189,7 +190,7 @@ pub async fn tag(state: S, Path(id): Path<String>, body: Bytes) -> Result<Json<V
 /// `DELETE /conversations/{id}/tags/{tag_id}` with JSON body `{admin_id}` → the tag.
 pub async fn untag(
     state: S,
-    Path((id, tag_id)): Path<(String, String)>,
+    Ids((id, tag_id)): Ids<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body: Value = parse_body(&body)?;

@@ -330,11 +330,6 @@ async fn article_search_finds_the_refund_article() {
         found.body["data"]["articles"][0]["title"],
         "How refunds work"
     );
-    assert_error(
-        &sim.get("/articles/search").await,
-        400,
-        "parameter_not_found",
-    );
 }
 
 #[tokio::test]
