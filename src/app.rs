@@ -206,11 +206,15 @@ impl App {
             },
         ))));
         let server_stop = stop_http.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { server_stop.cancelled().await })
-                .await
-        });
+        let limits = web::serve::Limits {
+            request_timeout: config.http.request_timeout,
+            idle_timeout: config.http.idle_timeout,
+            max_connections: config.http.max_connections,
+        };
+        let server =
+            tokio::spawn(
+                async move { web::serve::serve(listener, router, limits, server_stop).await },
+            );
         tracing::info!(%addr, workers = config.queue.workers, "triaged is listening");
         Ok(Self {
             addr,

@@ -135,6 +135,18 @@ pub struct ServeArgs {
     /// while a long drain delays the restart (and, with one replica, the next webhooks).
     #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// Longest time a request may take, body upload included (a sender that stops mid-body is
+    /// answered 408). Intercom itself gives up on a webhook after 5 s.
+    #[arg(long, env = "TRIAGED_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this long (also the
+    /// longest wait for a request's headers). Above the 60 s idle timeout of common load
+    /// balancers, so they close first.
+    #[arg(long, env = "TRIAGED_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Open connections on the HTTP port; further clients wait in the kernel's accept queue.
+    #[arg(long, env = "TRIAGED_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// How often an idle worker looks for new jobs.
     #[arg(long, env = "TRIAGED_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
     pub poll_interval: Duration,

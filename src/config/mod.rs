@@ -23,8 +23,8 @@ pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
 pub use mcp::McpConfig;
 pub use validated::{
-    Config, EmbeddedSandbox, IntercomConfig, LlmConfig, QueueConfig, RetryConfig, SandboxSettings,
-    WebhookConfig, check_database_url,
+    Config, EmbeddedSandbox, HttpConfig, IntercomConfig, LlmConfig, QueueConfig, RetryConfig,
+    SandboxSettings, WebhookConfig, check_database_url,
 };
 
 /// A setting that is missing or wrong; printed as one line at start-up.

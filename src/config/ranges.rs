@@ -87,7 +87,26 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
         max: 10_000,
     }
     .check(number)?;
+    Range {
+        var: "TRIAGED_MAX_CONNECTIONS",
+        value: args.max_connections,
+        min: 1,
+        max: 1_000_000,
+    }
+    .check(number)?;
     let durations = [
+        (
+            "TRIAGED_REQUEST_TIMEOUT",
+            args.request_timeout,
+            secs(1),
+            secs(600),
+        ),
+        (
+            "TRIAGED_IDLE_TIMEOUT",
+            args.idle_timeout,
+            secs(1),
+            secs(3600),
+        ),
         // An idle worker polls this often: 0 spins on the database, a minute delays every run.
         (
             "TRIAGED_POLL_INTERVAL",

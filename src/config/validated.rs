@@ -86,6 +86,17 @@ pub struct WebhookConfig {
     pub max_body_bytes: usize,
 }
 
+/// The HTTP port's limits against slow, idle and too many clients.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Longest time a request may take, body included (`TRIAGED_REQUEST_TIMEOUT`); then 408.
+    pub request_timeout: Duration,
+    /// An idle keep-alive connection is closed after this (`TRIAGED_IDLE_TIMEOUT`).
+    pub idle_timeout: Duration,
+    /// Open connections at most (`TRIAGED_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+}
+
 /// Intercom REST settings.
 #[derive(Debug, Clone)]
 pub struct IntercomConfig {
@@ -110,6 +121,7 @@ pub struct Config {
     pub durability: Durability,
     pub playbooks: PathBuf,
     pub webhook: WebhookConfig,
+    pub http: HttpConfig,
     pub intercom: IntercomConfig,
     pub llm: LlmConfig,
     pub debounce: Duration,
@@ -213,6 +225,11 @@ impl Config {
             webhook: WebhookConfig {
                 secrets,
                 max_body_bytes: args.max_body_bytes,
+            },
+            http: HttpConfig {
+                request_timeout: args.request_timeout,
+                idle_timeout: args.idle_timeout,
+                max_connections: args.max_connections,
             },
             intercom: IntercomConfig {
                 base_url: args.intercom.intercom_base_url,

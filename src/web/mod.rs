@@ -3,6 +3,7 @@
 //!
 //! Handlers here answer quickly and never run triage work.
 
+pub mod serve;
 pub mod ui;
 
 use axum::{
