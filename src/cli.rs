@@ -176,7 +176,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("triaged: {e:#}");
+            eprintln!("triaged: {}", one_line(&e));
             if e.is::<UsageError>() {
                 ExitCode::from(2)
             } else {
@@ -184,6 +184,25 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error and its causes as one line, each cause printed once: many errors already end with
+/// their cause's text (`cannot open database: file is not a database`), and printing the chain
+/// as is would repeat it two or three times.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line.replace('\n', " ")
 }
 
 /// A setting or argument that cannot work (a malformed database URL, no database there): printed

@@ -37,10 +37,22 @@ pub fn init_logging_with(format: LogFormat, default_filter: &str) {
         LogFormat::Json => registry
             .with(fmt::layer().json().with_writer(std::io::stderr))
             .try_init(),
+        // Colours only for a person at a terminal (and not when `NO_COLOR` is set): a file, a
+        // pipe or a log collector gets plain text.
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(colours_wanted())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
+}
+
+/// Whether text logs may use ANSI colours: stderr is a terminal and `NO_COLOR` is unset or empty.
+fn colours_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The process's Prometheus handle, installing the recorder on first use.

@@ -12,6 +12,7 @@ pub mod args;
 mod console;
 mod layering;
 pub mod mcp;
+mod ranges;
 pub mod validated;
 
 use std::time::Duration;
@@ -37,9 +38,11 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
-/// Parses a duration such as `250ms`, `15s`, `3d`.
+/// Parses a duration such as `250ms`, `15s`, `3d`. Spaces around the value are ignored (a stray
+/// space from an env file or a YAML value is not worth a refused start); spaces inside it
+/// separate units (`1m 30s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 250ms, 15s, 2m, 3d)"))
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (use e.g. 250ms, 15s, 2m, 3d)"))
 }
 
 /// How logs are written.
@@ -100,6 +103,7 @@ mod tests {
             ("args.rs", include_str!("args.rs")),
             ("validated.rs", include_str!("validated.rs")),
             ("layering.rs", include_str!("layering.rs")),
+            ("ranges.rs", include_str!("ranges.rs")),
         ];
         let needle = format!("{}::", "crate");
         for (file, text) in sources {

@@ -173,6 +173,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 impl Config {
     /// Validates `serve` arguments.
     pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        super::ranges::check_serve(&args)?;
         let mut secrets = split_secrets(args.client_secret.as_deref());
         let mut access_token = args.intercom.access_token.filter(|t| !t.trim().is_empty());
         if args.sandbox {
@@ -193,26 +194,6 @@ impl Config {
             });
         }
         check_database_url(&args.db.database_url)?;
-        if args.max_attempts == 0 {
-            return Err(ConfigError::Invalid {
-                var: "TRIAGED_MAX_ATTEMPTS",
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        if args.poll_interval.is_zero() || args.heartbeat < Duration::from_secs(1) {
-            return Err(ConfigError::Invalid {
-                var: "TRIAGED_POLL_INTERVAL / TRIAGED_HEARTBEAT",
-                message: "the poll interval must be above 0 and the heartbeat at least 1s"
-                    .to_owned(),
-            });
-        }
-        if args.lease_ttl < Duration::from_secs(1) {
-            return Err(ConfigError::Invalid {
-                var: "TRIAGED_LEASE_TTL",
-                message: "must be at least 1s (runs renew their lease every third of it)"
-                    .to_owned(),
-            });
-        }
         let mcp = super::McpConfig::validate(
             args.public_url.as_deref(),
             &args.mcp_allowed_hosts,

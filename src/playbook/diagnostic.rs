@@ -1,9 +1,13 @@
 //! Diagnostics: one error in a playbook file, pointing at `file:line:col`.
 //!
 //! Every problem `triaged playbook check` finds (and the daemon refuses to load) becomes one
-//! [`Diagnostic`]. This module only formats and suggests; it never reads files.
+//! [`Diagnostic`]. This module only formats and suggests; it never reads files (it decodes the bytes a caller
+//! read, so a file that is not UTF-8 still gets a position).
 
-use std::{fmt, path::PathBuf};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 use serde_saphyr::{Location, Spanned};
 
@@ -36,6 +40,32 @@ impl fmt::Display for Diagnostic {
             self.message
         )
     }
+}
+
+/// The text of a file read as `bytes`, or a diagnostic at the `line:col` of its first byte that
+/// is not UTF-8 (the column counts the characters before it on its line, as editors do).
+pub fn decode_utf8(file: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let valid = &bytes[..at];
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        // The prefix is valid UTF-8 by construction, so this never loses a character.
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        Diagnostic {
+            file: file.to_path_buf(),
+            line: line as u64,
+            column: column as u64,
+            message: format!(
+                "byte 0x{:02X} is not UTF-8 text: save the file as UTF-8",
+                bytes[at]
+            ),
+        }
+    })
 }
 
 /// A position in a YAML file (1-based line and column), taken from a parsed node.
@@ -157,6 +187,18 @@ pub fn friendly(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_is_reported_at_the_line_and_column_of_its_first_bad_byte() {
+        let bytes = b"name: caf\xc3\xa9\ntriggers:\n  - topic: x\xff\n".to_vec();
+        let d = decode_utf8(Path::new("p.yaml"), bytes).err();
+        assert_eq!(
+            d.map(|d| d.to_string()).as_deref(),
+            Some("p.yaml:3:13: byte 0xFF is not UTF-8 text: save the file as UTF-8")
+        );
+        let ok = decode_utf8(Path::new("p.yaml"), "name: café\n".as_bytes().to_vec());
+        assert_eq!(ok.ok().as_deref(), Some("name: café\n"));
+    }
 
     #[test]
     fn a_diagnostic_displays_as_file_line_column_message() {

@@ -78,6 +78,18 @@ fn parse_with_name_pos(text: &str, file: &Path) -> Result<(Playbook, Pos), Vec<D
     }
 }
 
+/// The text of a playbook or test file: a diagnostic when it cannot be read, or at the
+/// `line:col` of its first byte that is not UTF-8.
+pub fn read_text(file: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(file).map_err(|e| Diagnostic {
+        file: file.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    })?;
+    super::diagnostic::decode_utf8(file, bytes)
+}
+
 /// The playbook files under `path`: the file itself, or the `*.yaml`/`*.yml` files directly in
 /// the directory (test-case files excluded), sorted by name so results are deterministic.
 pub fn playbook_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
@@ -121,15 +133,10 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<PlaybookSet, Vec<Diagnostic>> {
             }
         };
         for file in files {
-            let text = match std::fs::read_to_string(&file) {
+            let text = match read_text(&file) {
                 Ok(text) => text,
-                Err(e) => {
-                    diagnostics.push(Diagnostic {
-                        file: file.clone(),
-                        line: 0,
-                        column: 0,
-                        message: format!("cannot read: {e}"),
-                    });
+                Err(d) => {
+                    diagnostics.push(d);
                     continue;
                 }
             };

@@ -177,7 +177,7 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         println!("{}", output.content);
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("triaged: {} ({:?})", output.content, output.status);
+        eprintln!("triaged: {} ({})", output.content, output.status);
         Ok(ExitCode::FAILURE)
     }
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod guard;
 pub mod html;
 pub mod inputs;
+mod summary;
 pub mod timeline;
 pub mod toolbox;
 
@@ -300,6 +301,8 @@ impl ToolName {
         }
     }
 }
+
+pub use summary::schema_summary;
 
 /// Every tool's spec.
 pub fn registry() -> Vec<ToolSpec> {

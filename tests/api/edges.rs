@@ -1,5 +1,8 @@
 //! Bad input at every edge (issue 15): each hostile input gets one clear answer, never a silent
 //! success, a collapsed id or a stray file.
 
+mod error_lines;
 mod notification_ids;
 mod read_commands;
+mod settings;
+mod utf8;

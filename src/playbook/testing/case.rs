@@ -193,14 +193,7 @@ fn options() -> Options {
 /// Reads and checks one test file, with the playbook it names (from the same directory).
 pub fn load(path: &Path) -> Result<CaseFile, Vec<Diagnostic>> {
     let mut report = Report::new(path.to_path_buf());
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        }]
-    })?;
+    let text = crate::playbook::load::read_text(path).map_err(|d| vec![d])?;
     let spec: FileSpec = match serde_saphyr::from_str_with_options(&text, options()) {
         Ok(spec) => spec,
         Err(e) => {

@@ -40,6 +40,18 @@ pub enum CallStatus {
     Transient,
 }
 
+impl std::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ok => f.write_str("ok"),
+            Self::Invalid => f.write_str("invalid call"),
+            Self::Refused(label) => write!(f, "refused: {label}"),
+            Self::Failed => f.write_str("failed"),
+            Self::Transient => f.write_str("transient failure, worth retrying later"),
+        }
+    }
+}
+
 /// A tool result for the model.
 #[derive(Debug, Clone)]
 pub struct ToolOutput {
@@ -283,9 +295,9 @@ impl Toolbox {
 fn parse<T: DeserializeOwned>(tool: ToolName, args: Value) -> Result<T, Stop> {
     serde_json::from_value(args).map_err(|e| {
         Stop::Invalid(format!(
-            "invalid arguments for `{}`: {e}. Expected: {}",
+            "invalid arguments for `{}`: {e}. Expected {}",
             tool.as_str(),
-            tool.input_schema()
+            super::schema_summary(&tool.input_schema())
         ))
     })
 }

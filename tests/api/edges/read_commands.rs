@@ -12,7 +12,7 @@ use std::{
 use crate::helpers::{SECRET, notification, spawn_app_with, test_config};
 
 /// `triaged ARGS…` in `dir` with `env`, with no inherited database or config setting.
-fn triaged(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(super) fn triaged(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_triaged"));
     cmd.args(args)
         .current_dir(dir)
@@ -25,15 +25,15 @@ fn triaged(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-fn run(mut cmd: Command) -> Output {
+pub(super) fn run(mut cmd: Command) -> Output {
     cmd.output().expect("run triaged")
 }
 
-fn stderr(out: &Output) -> String {
+pub(super) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
+pub(super) fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -179,10 +179,57 @@ async fn tools_call_writes_only_with_a_conversation_and_records_the_action() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("may only change conversation 215000001"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("may only change conversation 215000001"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim_end().ends_with("(refused: other_conversation)"),
+        "{stderr}"
     );
     assert_eq!(rig.conversation("215000002")["state"], "open");
+}
+
+#[tokio::test]
+async fn tools_call_with_bad_arguments_names_the_fields_expected_in_one_line_without_a_schema() {
+    let rig = Rig::start().await;
+    let out = triaged(
+        Some(&rig),
+        &[
+            "tools",
+            "call",
+            "add_note",
+            "--conversation",
+            REFUND,
+            "--args",
+            r#"{"conversation_id":"215000001","text":"Checked by hand."}"#,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let all = text(&out.stderr);
+    // Log lines aside (the start-up check logs one), the error is one line.
+    let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("triaged: ")).collect();
+    assert_eq!(errors.len(), 1, "{all}");
+    let stderr = errors[0];
+    assert!(stderr.contains("unknown field `text`"), "{stderr}");
+    assert!(
+        stderr.contains("`body` (string, required)")
+            && stderr.contains("`conversation_id` (string, required)"),
+        "{stderr}"
+    );
+    for schema_text in [
+        "additionalProperties",
+        "\"properties\"",
+        "\"type\"",
+        "Invalid",
+    ] {
+        assert!(!stderr.contains(schema_text), "{schema_text} in {stderr}");
+    }
+    assert!(stderr.trim_end().ends_with("(invalid call)"), "{stderr}");
+    assert!(
+        rig.bot_parts(REFUND, "note").is_empty(),
+        "nothing was written"
+    );
 }
