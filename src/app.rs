@@ -93,6 +93,7 @@ impl App {
             None => (config.intercom.clone(), None),
         };
         let intercom = IntercomClient::from_config(&intercom_config)
+            .directory_ttl(config.directory_ttl)
             .build()
             .map_err(|e| anyhow::anyhow!("INTERCOM_BASE_URL / INTERCOM_ACCESS_TOKEN: {e}"))?;
         let identity = check_startup(&intercom, intercom.admin_id())

@@ -127,6 +127,10 @@ pub struct ServeArgs {
     /// How long a conversation's events wait to be coalesced into one run.
     #[arg(long, env = "TRIAGED_DEBOUNCE", default_value = "15s", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// How long the workspace's lists of admins, teams, tags and ticket types are reused by every
+    /// run before they are fetched again (a name missing from them is refreshed at once).
+    #[arg(long, env = "TRIAGED_DIRECTORY_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub directory_ttl: Duration,
     /// Largest accepted webhook body, in bytes; larger bodies get 413.
     #[arg(long, env = "TRIAGED_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -125,6 +125,8 @@ pub struct Config {
     pub intercom: IntercomConfig,
     pub llm: LlmConfig,
     pub debounce: Duration,
+    /// How long directory lists are reused (`TRIAGED_DIRECTORY_TTL`).
+    pub directory_ttl: Duration,
     pub queue: QueueConfig,
     pub retry: RetryConfig,
     pub shutdown_grace: Duration,
@@ -242,6 +244,7 @@ impl Config {
                 model: args.llm_model,
             },
             debounce: args.debounce,
+            directory_ttl: args.directory_ttl,
             queue: QueueConfig {
                 workers: args.workers,
                 poll_interval: args.poll_interval,

@@ -3,7 +3,8 @@
 //! [`IntercomClient`] is cheap to clone; all clones share one HTTP connection pool and one rate
 //! limiter (all workers use the same access token). Operations are typed methods, grouped by
 //! file: `conversations.rs` (search, list, retrieve, reply, manage, tag/untag), `directory.rs`
-//! (`/me`, admins, teams, tags, ticket types, tickets), `people.rs` (contacts, visitors,
+//! (`/me`, admins, teams, tags, ticket types, tickets) with [`directory_cache`] (those lists shared
+//! by every run, with a TTL), `people.rs` (contacts, visitors,
 //! companies, articles) and [`scroll`] (the company scroll). Their bodies are in [`requests`],
 //! their answers in [`models`], their failures in [`IntercomError`]. Waiting, retries and rate
 //! limiting live in `transport.rs` and [`ratelimit`]; [`startup`] checks the credentials once.
@@ -18,6 +19,7 @@
 
 mod conversations;
 mod directory;
+pub mod directory_cache;
 mod error;
 pub mod models;
 mod people;
@@ -84,9 +86,17 @@ pub struct IntercomClientBuilder {
     connect_timeout: Duration,
     max_wait: Duration,
     max_attempts: u32,
+    directory_ttl: Duration,
 }
 
 impl IntercomClientBuilder {
+    /// How long the directory lists (admins, teams, tags, ticket types) are reused
+    /// (`TRIAGED_DIRECTORY_TTL`); zero fetches them on every use.
+    pub fn directory_ttl(mut self, ttl: Duration) -> Self {
+        self.directory_ttl = ttl;
+        self
+    }
+
     /// Per-request timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -146,6 +156,7 @@ impl IntercomClientBuilder {
                 max_wait: self.max_wait,
                 max_attempts: self.max_attempts,
                 shared: Mutex::new(Shared::default()),
+                directory: directory_cache::DirectoryCache::new(self.directory_ttl),
                 scroll_lock: Arc::new(tokio::sync::Mutex::new(())),
             }),
         })
@@ -172,6 +183,8 @@ struct Inner {
     max_wait: Duration,
     max_attempts: u32,
     shared: Mutex<Shared>,
+    /// The workspace's directory lists, shared by every run.
+    directory: directory_cache::DirectoryCache,
     /// Intercom allows one open company scroll per app; this keeps ours to one per process.
     scroll_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -195,6 +208,7 @@ impl IntercomClient {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_wait: DEFAULT_MAX_WAIT,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            directory_ttl: directory_cache::DEFAULT_DIRECTORY_TTL,
         }
     }
 
@@ -213,6 +227,7 @@ impl IntercomClient {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_wait: DEFAULT_MAX_WAIT,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            directory_ttl: directory_cache::DEFAULT_DIRECTORY_TTL,
         }
     }
 

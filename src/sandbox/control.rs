@@ -46,6 +46,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/webhooks/flush", post(flush))
         .route("/_sandbox/webhooks/redelivery", put(redelivery))
         .route("/_sandbox/apps", post(add_app))
+        .route("/_sandbox/teams", post(add_team))
         .with_state(shared)
 }
 
@@ -245,6 +246,37 @@ async fn add_app(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     }
     lock(&state.apps).insert(app.access_token, app.package_code.clone());
     Ok(Json(json!({"package_code": app.package_code})))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewTeam {
+    name: String,
+}
+
+async fn add_team(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let team: NewTeam = parse_body(&body)?;
+    let id = add_team_named(&state, &team.name)?;
+    Ok(Json(json!({"id": id, "name": team.name.trim()})))
+}
+
+/// Creates a team (Intercom has no API for it: a teammate does it in the settings); a team of
+/// that name already there is returned instead.
+pub(super) fn add_team_named(shared: &Shared, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::missing("name"));
+    }
+    let mut ws = lock(&shared.ws);
+    if let Some(team) = ws.teams.iter().find(|t| t.name.eq_ignore_ascii_case(name)) {
+        return Ok(team.id.clone());
+    }
+    let id = ws.new_id();
+    ws.teams.push(super::model::Team {
+        id: id.clone(),
+        name: name.to_owned(),
+        admin_ids: Vec::new(),
+    });
+    Ok(id)
 }
 
 async fn flush(state: S) -> Json<Value> {

@@ -30,6 +30,7 @@
 //! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status, fail_writes_after}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page, every write after the next N answered 503 unapplied (`null` clears it) |
 //! | `PUT /_sandbox/webhooks/redelivery` `{after_ms}` | a failed notification is sent once more after `after_ms` (Intercom: about 60000), `null`: never (the default) |
 //! | `POST /_sandbox/apps` `{access_token, package_code}` | installs a second app: REST calls with its token create parts carrying its `app_package_code` |
+//! | `POST /_sandbox/teams` `{name}` | a teammate creates a team in the settings (Intercom has no API for it) → `{id, name}`; an existing team of that name is returned |
 //! | `PUT /_sandbox/webhook_url` `{url}` | where notifications go (`null`: nowhere) |
 //! | `POST /_sandbox/clock/advance` `{seconds}` | moves the sandbox clock forward (rate windows, scroll expiry) |
 //! | `POST /_sandbox/webhooks/flush` | answers once every queued notification was attempted |
@@ -393,6 +394,12 @@ impl Sandbox {
     ) -> anyhow::Result<()> {
         actions::admin_action(&self.shared, conversation_id, admin_id, action, Via::Ui)
             .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
+    }
+
+    /// A teammate creates a team in the settings (see `POST /_sandbox/teams`); returns its id.
+    pub fn add_team(&self, name: &str) -> anyhow::Result<String> {
+        control::add_team_named(&self.shared, name)
             .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))
     }
 

@@ -14,6 +14,7 @@ mod conversation_rules;
 mod crash;
 mod daemon;
 mod edges;
+mod efficiency;
 mod faults;
 mod fencing;
 mod helpers;

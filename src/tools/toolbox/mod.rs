@@ -3,6 +3,7 @@
 //! write (through the mode and the idempotency record, see [`writes`]). Every result is text for a
 //! model, capped in size.
 
+mod directory;
 mod perform;
 mod reads;
 mod writes;
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::{
     ids::AdminId,
-    intercom::{IntercomClient, IntercomError},
+    intercom::{IntercomClient, IntercomError, directory_cache::DirectoryList},
     playbook::Mode,
     store::Db,
 };
@@ -100,15 +101,6 @@ impl From<crate::store::StoreError> for Stop {
     }
 }
 
-/// Name/id lists of the workspace, fetched once per run.
-#[derive(Debug, Default)]
-struct Lists {
-    teams: Option<Vec<(String, String)>>,
-    admins: Option<Vec<(String, String)>>,
-    tags: Option<Vec<(String, String)>>,
-    ticket_types: Option<Vec<(String, String)>>,
-}
-
 /// The tools of one run.
 #[derive(Debug)]
 pub struct Toolbox {
@@ -119,7 +111,7 @@ pub struct Toolbox {
     mode: Mode,
     scope: Scope,
     tally: Tally,
-    lists: Lists,
+    lists: directory::Lists,
     drafts: Vec<String>,
     effects: Vec<Effect>,
     timeline_cap: usize,
@@ -148,7 +140,7 @@ impl Toolbox {
             mode,
             scope,
             tally: Tally::default(),
-            lists: Lists::default(),
+            lists: directory::Lists::default(),
             drafts: Vec::new(),
             effects: Vec::new(),
             // A timeline over the result cap would be cut from its end (losing the newest
@@ -271,19 +263,19 @@ impl Toolbox {
             ToolName::GetCompany => self.get_company(parse(tool, args)?).await,
             ToolName::ListTicketTypes => {
                 let _: i::NoArguments = parse(tool, args)?;
-                Ok(lines(self.ticket_types().await?))
+                Ok(lines(&self.list(DirectoryList::TicketTypes).await?))
             }
             ToolName::ListTeams => {
                 let _: i::NoArguments = parse(tool, args)?;
-                Ok(lines(self.teams().await?))
+                Ok(lines(&self.list(DirectoryList::Teams).await?))
             }
             ToolName::ListAdmins => {
                 let _: i::NoArguments = parse(tool, args)?;
-                Ok(lines(self.admins().await?))
+                Ok(lines(&self.list(DirectoryList::Admins).await?))
             }
             ToolName::ListTags => {
                 let _: i::NoArguments = parse(tool, args)?;
-                Ok(lines(self.tags().await?))
+                Ok(lines(&self.list(DirectoryList::Tags).await?))
             }
             ToolName::SearchArticles => self.search_articles(parse(tool, args)?).await,
             ToolName::ReplyToConversation => self.reply(tool, args).await,

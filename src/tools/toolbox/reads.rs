@@ -1,4 +1,4 @@
-//! The read tools, and the per-run caches of workspace lists the guard resolves names against.
+//! The read tools (the workspace lists are in [`super::directory`]).
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,7 @@ use crate::{
         models::{CompanyId, Contact},
         search::{Operator, SearchQuery, SearchRequest},
     },
-    tools::{
-        inputs,
-        timeline::{self, Directory},
-    },
+    tools::{inputs, timeline},
 };
 
 fn limit(n: Option<u32>) -> u32 {
@@ -99,11 +96,6 @@ impl Toolbox {
             ));
         }
         Ok(out.join("\n"))
-    }
-
-    /// Admin and team names (cached for the run); empty names when Intercom cannot be reached.
-    pub async fn directory(&mut self) -> Directory {
-        self.directory_inner().await.unwrap_or_default()
     }
 
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
@@ -226,70 +218,6 @@ impl Toolbox {
             })
             .collect::<Vec<_>>()
             .join("\n"))
-    }
-
-    /// Admin and team names for timelines.
-    pub(super) async fn directory_inner(&mut self) -> Result<Directory, Stop> {
-        Ok(Directory {
-            admins: self.admins().await?.iter().cloned().collect(),
-            teams: self.teams().await?.iter().cloned().collect(),
-        })
-    }
-
-    pub(super) async fn teams(&mut self) -> Result<&[(String, String)], Stop> {
-        if self.lists.teams.is_none() {
-            let teams = self.client.list_teams().await?;
-            self.lists.teams = Some(
-                teams
-                    .teams
-                    .into_iter()
-                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
-                    .collect(),
-            );
-        }
-        Ok(self.lists.teams.as_deref().unwrap_or_default())
-    }
-
-    pub(super) async fn admins(&mut self) -> Result<&[(String, String)], Stop> {
-        if self.lists.admins.is_none() {
-            let admins = self.client.list_admins().await?;
-            self.lists.admins = Some(
-                admins
-                    .admins
-                    .into_iter()
-                    .map(|a| (a.id.to_string(), a.name.unwrap_or_default()))
-                    .collect(),
-            );
-        }
-        Ok(self.lists.admins.as_deref().unwrap_or_default())
-    }
-
-    pub(super) async fn tags(&mut self) -> Result<&[(String, String)], Stop> {
-        if self.lists.tags.is_none() {
-            let tags = self.client.list_tags().await?;
-            self.lists.tags = Some(
-                tags.tags
-                    .into_iter()
-                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
-                    .collect(),
-            );
-        }
-        Ok(self.lists.tags.as_deref().unwrap_or_default())
-    }
-
-    pub(super) async fn ticket_types(&mut self) -> Result<&[(String, String)], Stop> {
-        if self.lists.ticket_types.is_none() {
-            let types = self.client.list_ticket_types().await?;
-            self.lists.ticket_types = Some(
-                types
-                    .data
-                    .into_iter()
-                    .filter(|t| t.archived != Some(true))
-                    .map(|t| (t.id.to_string(), t.name.unwrap_or_default()))
-                    .collect(),
-            );
-        }
-        Ok(self.lists.ticket_types.as_deref().unwrap_or_default())
     }
 }
 

@@ -14,6 +14,7 @@ use super::{
 use crate::{
     ids::{AdminId, ContactId, ConversationId, TeamId},
     intercom::{
+        directory_cache::DirectoryList,
         models::{Conversation, TagId, TicketTypeId},
         requests::{AdminReply, CreateTicket, ManageConversation, TicketContact},
     },
@@ -138,8 +139,9 @@ impl Toolbox {
                 let input: inputs::Assign = super::parse(tool, args)?;
                 let (action, who) = match (input.team.as_deref(), input.admin.as_deref()) {
                     (Some(team), None) => {
-                        let id = guard::resolve("team", "unknown_team", team, self.teams().await?)?
-                            .to_owned();
+                        let id = self
+                            .resolve(DirectoryList::Teams, "team", "unknown_team", team)
+                            .await?;
                         let name = self.name_of_team(&id);
                         (
                             ManageConversation::assign_team(
@@ -151,13 +153,9 @@ impl Toolbox {
                         )
                     }
                     (None, Some(admin)) => {
-                        let id = guard::resolve(
-                            "teammate",
-                            "unknown_admin",
-                            admin,
-                            self.admins().await?,
-                        )?
-                        .to_owned();
+                        let id = self
+                            .resolve(DirectoryList::Admins, "teammate", "unknown_admin", admin)
+                            .await?;
                         (
                             ManageConversation::assign_admin(
                                 self.bot.clone(),
@@ -207,18 +205,22 @@ impl Toolbox {
     pub(super) async fn tag(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
         let input: inputs::TagRef = super::parse(tool, args)?;
         self.guard(tool, &input.conversation_id, None)?;
-        let known =
-            guard::resolve("tag", "unknown_tag", &input.tag, self.tags().await?).map(str::to_owned);
-        let id = match known {
-            Ok(id) => id,
-            // A tag named in the playbook itself is created on first use (live mode only).
-            Err(_) if self.from_playbook && self.mode == Mode::Live => {
-                let tag = self.client.create_or_find_tag(input.tag.trim()).await?;
-                self.lists.tags = None;
-                tag.id.to_string()
+        let id = if self.from_playbook {
+            // A tag named in the playbook itself is created on first use (live mode only); no
+            // refresh first: creating finds an existing tag of that name too.
+            let tags = self.list(DirectoryList::Tags).await?;
+            match guard::resolve("tag", "unknown_tag", &input.tag, &tags) {
+                Ok(id) => id.to_owned(),
+                Err(_) if self.mode == Mode::Live => {
+                    let tag = self.client.create_or_find_tag(input.tag.trim()).await?;
+                    self.tags_changed().await;
+                    tag.id.to_string()
+                }
+                Err(_) => input.tag.trim().to_owned(),
             }
-            Err(_) if self.from_playbook => input.tag.trim().to_owned(),
-            Err(refusal) => return Err(refusal.into()),
+        } else {
+            self.resolve(DirectoryList::Tags, "tag", "unknown_tag", &input.tag)
+                .await?
         };
         let adding = tool == ToolName::TagConversation;
         let done = self
@@ -266,13 +268,14 @@ impl Toolbox {
             .or_else(|| self.scope.contact_ids.first().cloned())
             .ok_or_else(|| Stop::Invalid("the conversation has no contact".to_owned()))?;
         self.guard(tool, &input.conversation_id, Some(&contact))?;
-        let type_id = guard::resolve(
-            "ticket type",
-            "unknown_ticket_type",
-            &input.ticket_type,
-            self.ticket_types().await?,
-        )?
-        .to_owned();
+        let type_id = self
+            .resolve(
+                DirectoryList::TicketTypes,
+                "ticket type",
+                "unknown_ticket_type",
+                &input.ticket_type,
+            )
+            .await?;
         let (title, description) = (
             input.title.trim().to_owned(),
             input.description.trim().to_owned(),
@@ -326,8 +329,9 @@ impl Toolbox {
     pub(super) async fn hand_off(&mut self, tool: ToolName, args: Value) -> Result<String, Stop> {
         let input: inputs::HandOff = super::parse(tool, args)?;
         self.guard(tool, &input.conversation_id, None)?;
-        let team =
-            guard::resolve("team", "unknown_team", &input.team, self.teams().await?)?.to_owned();
+        let team = self
+            .resolve(DirectoryList::Teams, "team", "unknown_team", &input.team)
+            .await?;
         let name = self.name_of_team(&team);
         let reason = input.reason.trim().to_owned();
         self.post_note(
@@ -429,15 +433,6 @@ impl Toolbox {
         // The allowlist was checked on the model's call; a playbook step is allowed by the playbook.
         guard::check_target(&self.scope, &self.tally, tool, Some(conversation), contact)?;
         Ok(())
-    }
-
-    fn name_of_team(&self, id: &str) -> String {
-        self.lists
-            .teams
-            .as_deref()
-            .and_then(|t| t.iter().find(|(tid, _)| tid == id))
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| id.to_owned())
     }
 }
 
