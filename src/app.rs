@@ -39,6 +39,8 @@ const JANITOR_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct App {
     addr: SocketAddr,
+    /// Where `/metrics` is served when `TRIAGED_METRICS_LISTEN` is set.
+    metrics_addr: Option<SocketAddr>,
     sandbox: Option<Sandbox>,
     intercom: IntercomClient,
     identity: Identity,
@@ -178,6 +180,7 @@ impl App {
                 writer,
                 secrets: Arc::new(config.webhook.secrets.clone()),
                 debounce: config.debounce,
+                refusals: Default::default(),
                 echoes: Some(echo_filter(crate::triage::rules::Me {
                     admin: identity.admin_id.clone(),
                     package_code: config.app_package_code.clone(),
@@ -186,6 +189,7 @@ impl App {
             config.webhook.max_body_bytes,
             readiness.clone(),
             health.clone(),
+            config.metrics_listen.is_none(),
         )
         .merge(web::ui::router(web::ui::UiState {
             db: db.clone(),
@@ -206,6 +210,29 @@ impl App {
                 allowed_origins: config.mcp.allowed_origins.clone(),
             },
         ))));
+        let metrics_addr = match config.metrics_listen {
+            Some(metrics_listen) => {
+                let metrics_listener =
+                    TcpListener::bind(metrics_listen).await.with_context(|| {
+                        format!("TRIAGED_METRICS_LISTEN: cannot bind {metrics_listen}")
+                    })?;
+                let metrics_addr = metrics_listener.local_addr()?;
+                let metrics = web::metrics_router(db.clone(), readiness.clone(), health.clone());
+                let stop = stop_http.clone();
+                let limits = web::serve::Limits {
+                    request_timeout: config.http.request_timeout,
+                    idle_timeout: config.http.idle_timeout,
+                    max_connections: 64,
+                };
+                // Ends with the main server (same stop token); a scrape needs nothing else.
+                tokio::spawn(async move {
+                    web::serve::serve(metrics_listener, metrics, limits, stop).await
+                });
+                tracing::info!(addr = %metrics_addr, "metrics are served on their own address");
+                Some(metrics_addr)
+            }
+            None => None,
+        };
         let server_stop = stop_http.clone();
         let limits = web::serve::Limits {
             request_timeout: config.http.request_timeout,
@@ -219,6 +246,7 @@ impl App {
         tracing::info!(%addr, workers = config.queue.workers, "triaged is listening");
         Ok(Self {
             addr,
+            metrics_addr,
             sandbox,
             intercom,
             identity,
@@ -240,6 +268,11 @@ impl App {
     /// The address the HTTP server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on, when it has one of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The built-in sandbox, when running with one.

@@ -98,6 +98,10 @@ pub struct ServeArgs {
     /// Address the HTTP server binds.
     #[arg(long, env = "TRIAGED_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this address only (e.g. `0.0.0.0:9090`, reachable by Prometheus but
+    /// not routed from the internet) [default: on TRIAGED_LISTEN].
+    #[arg(long, env = "TRIAGED_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Playbook directory.
     #[arg(long, env = "TRIAGED_PLAYBOOKS", default_value = "./playbooks")]
     pub playbooks: PathBuf,

@@ -122,6 +122,8 @@ pub struct Config {
     pub playbooks: PathBuf,
     pub webhook: WebhookConfig,
     pub http: HttpConfig,
+    /// `/metrics` on its own address (`TRIAGED_METRICS_LISTEN`), else on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     pub intercom: IntercomConfig,
     pub llm: LlmConfig,
     pub debounce: Duration,
@@ -228,6 +230,7 @@ impl Config {
                 secrets,
                 max_body_bytes: args.max_body_bytes,
             },
+            metrics_listen: args.metrics_listen,
             http: HttpConfig {
                 request_timeout: args.request_timeout,
                 idle_timeout: args.idle_timeout,

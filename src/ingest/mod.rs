@@ -8,6 +8,7 @@
 
 pub mod envelope;
 pub mod signature;
+pub mod throttle;
 pub mod writer;
 
 use std::{sync::Arc, time::Instant};
@@ -42,6 +43,8 @@ pub struct Ingest {
     pub debounce: std::time::Duration,
     /// Recognises echoes of the bot's own writes: they are stored `ignored`, with no job.
     pub echoes: Option<EchoFilter>,
+    /// Refused deliveries are logged at most once per [`throttle::WINDOW`].
+    pub refusals: Arc<throttle::LogThrottle>,
 }
 
 /// Tells, from a notification's topic and raw body, whether it is the echo of the bot's own write.
@@ -94,11 +97,14 @@ pub async fn receive(State(ingest): State<Ingest>, headers: HeaderMap, body: Byt
         .get(signature::HEADER)
         .map(axum::http::HeaderValue::as_bytes);
     if let Err(error) = signature::verify(&ingest.secrets, header, &body) {
-        tracing::warn!(
-            reason = error.label(),
-            bytes = body.len(),
-            "webhook refused"
-        );
+        if let Some(unlogged) = ingest.refusals.allow(Instant::now()) {
+            tracing::warn!(
+                reason = error.label(),
+                bytes = body.len(),
+                unlogged_since_last = unlogged,
+                "webhook refused"
+            );
+        }
         metrics::counter!("triaged_webhooks_total", "topic" => "unknown", "outcome" => error.label())
             .increment(1);
         return (StatusCode::UNAUTHORIZED, error.to_string()).into_response();

@@ -51,12 +51,16 @@ struct Ops {
 }
 
 /// `POST|HEAD /webhooks/intercom`, the ops endpoints, and their state.
+///
+/// With `metrics_here` false, `/metrics` is left to [`metrics_router`] on its own address
+/// (`TRIAGED_METRICS_LISTEN`), so the public port does not show it.
 pub fn router(
     db: Db,
     ingest: Ingest,
     max_body_bytes: usize,
     readiness: Readiness,
     health: Health,
+    metrics_here: bool,
 ) -> Router {
     let webhooks = Router::new()
         .route(
@@ -65,20 +69,33 @@ pub fn router(
         )
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(ingest);
-    let ops = Router::new()
+    let mut ops = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(Ops {
-            db,
-            readiness,
-            health,
-        });
+        .route("/readyz", get(readyz));
+    if metrics_here {
+        ops = ops.route("/metrics", get(metrics));
+    }
+    let ops = ops.with_state(Ops {
+        db,
+        readiness,
+        health,
+    });
     webhooks
         .merge(ops)
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<_>| tracing::debug_span!("http", method = %req.method(), path = %req.uri().path()),
         ))
+}
+
+/// `/metrics` alone, for a separate, private address (`TRIAGED_METRICS_LISTEN`).
+pub fn metrics_router(db: Db, readiness: Readiness, health: Health) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(Ops {
+            db,
+            readiness,
+            health,
+        })
 }
 
 /// 200 while the process runs.

@@ -173,6 +173,21 @@ impl Daemon {
         assert!(status.success(), "kill {signal} {pid}");
     }
 
+    /// SIGTERM, waits for the exit, and returns every log line not read yet.
+    pub async fn terminate_collecting(mut self) -> Vec<Value> {
+        self.send_sigterm();
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("exits within the patience window")
+            .expect("wait");
+        let mut lines = Vec::new();
+        // The reader ends at the pipe's end of file, closing the channel.
+        while let Ok(Some(line)) = tokio::time::timeout(PATIENCE, self.lines.recv()).await {
+            lines.push(line);
+        }
+        lines
+    }
+
     /// Waits for the process to exit; returns the exit code.
     pub async fn wait_exit(mut self) -> Option<i32> {
         let exit = tokio::time::timeout(PATIENCE, self.child.wait())

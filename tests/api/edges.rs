@@ -6,4 +6,5 @@ mod error_lines;
 mod notification_ids;
 mod read_commands;
 mod settings;
+mod signature_flood;
 mod utf8;

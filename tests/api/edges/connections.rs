@@ -71,3 +71,34 @@ async fn a_truncated_chunked_body_is_answered_408_within_the_request_timeout() {
         "nothing was stored from a body that never arrived"
     );
 }
+
+#[tokio::test]
+async fn with_a_metrics_address_metrics_are_served_there_and_not_on_the_public_port() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&dir, &[SECRET]);
+    config.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let app = spawn_app_with(dir, config).await;
+    let metrics_addr = app.app.metrics_addr().expect("a metrics address");
+    assert_ne!(metrics_addr, app.app.addr());
+    let client = reqwest::Client::new();
+    let public = client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("public port");
+    assert_eq!(public.status(), 404);
+    let private = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics port");
+    assert_eq!(private.status(), 200);
+    assert!(private.text().await.expect("text").contains("triaged_"));
+    // The rest of the public port is unchanged.
+    let health = client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+}
