@@ -428,13 +428,12 @@ async fn start_sandbox(
     embedded: &EmbeddedSandbox,
     daemon: SocketAddr,
 ) -> anyhow::Result<Sandbox> {
-    use secrecy::ExposeSecret;
     let mut sandbox = SandboxConfig::demo(embedded.listen);
     if let Some(secret) = config.webhook.secrets.first() {
-        sandbox.client_secret = secret.expose_secret().to_owned();
+        sandbox.client_secret = secret.clone();
     }
     if let Some(token) = &config.intercom.access_token {
-        sandbox.access_token = token.expose_secret().to_owned();
+        sandbox.access_token = token.clone();
     }
     if let Some(seed) = &embedded.seed {
         sandbox.seed = Seed::File(seed.clone());
