@@ -19,10 +19,10 @@ use std::time::Duration;
 
 pub use args::{DbArgs, GlobalArgs, IntercomArgs, PublicUrlArgs, SandboxArgs, ServeArgs};
 use clap::ValueEnum;
-use secrecy::{ExposeSecret, SecretString};
 pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
 pub use mcp::McpConfig;
+use secrecy::{ExposeSecret, SecretString};
 pub use validated::{
     Config, EmbeddedSandbox, HttpConfig, IntercomConfig, LlmConfig, QueueConfig, RetryConfig,
     SandboxSettings, WebhookConfig, check_database_url,

@@ -7,8 +7,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    ConfigError, DEMO_ACCESS_TOKEN, DEMO_CLIENT_SECRET, Durability, is_blank,
+    ConfigError, DEMO_ACCESS_TOKEN, DEMO_CLIENT_SECRET, Durability,
     args::{SandboxArgs, ServeArgs},
+    is_blank,
 };
 
 /// `triaged sandbox`: the simulator's validated settings, demo credentials filled in.
@@ -49,7 +50,10 @@ impl SandboxArgs {
             });
         }
         let mut demo_notes = Vec::new();
-        let client_secret = match split_secrets(self.client_secret.as_ref()).into_iter().next() {
+        let client_secret = match split_secrets(self.client_secret.as_ref())
+            .into_iter()
+            .next()
+        {
             Some(secret) => secret,
             None => {
                 demo_notes.push(format!(

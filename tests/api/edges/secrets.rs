@@ -18,13 +18,7 @@ const CLIENT_SECRET: &str = "cs-SECRET-b2c4d6e8";
 const OLD_CLIENT_SECRET: &str = "cs-OLD-SECRET-e5f6a7";
 const LLM_KEY: &str = "sk-SECRET-0a1b2c3d";
 const OPENAI_KEY: &str = "sk-OPENAI-SECRET-9d8e7f";
-const ALL: [&str; 5] = [
-    TOKEN,
-    CLIENT_SECRET,
-    OLD_CLIENT_SECRET,
-    LLM_KEY,
-    OPENAI_KEY,
-];
+const ALL: [&str; 5] = [TOKEN, CLIENT_SECRET, OLD_CLIENT_SECRET, LLM_KEY, OPENAI_KEY];
 
 fn client_secrets() -> String {
     format!("{CLIENT_SECRET},{OLD_CLIENT_SECRET}")
@@ -96,7 +90,10 @@ async fn help_never_shows_a_secret_from_the_environment_or_the_config_file() {
         let (code, text) = run(&args, &secret_env(), dir.path()).await;
         assert_eq!(code, Some(0), "{args:?}: {text}");
         assert!(text.contains("Usage"), "{args:?}: {text}");
-        assert_no_secret(&format!("{args:?} with the secrets in the environment"), &text);
+        assert_no_secret(
+            &format!("{args:?} with the secrets in the environment"),
+            &text,
+        );
 
         let mut with_file = vec!["--config", file.as_str()];
         with_file.extend(&args);
@@ -124,7 +121,13 @@ async fn error_messages_never_show_a_secret() {
     assert_no_secret("a refused token", &text);
 
     let (code, text) = run(
-        &["tools", "call", "get_conversation", "--input", r#"{"conversation_id":"1"}"#],
+        &[
+            "tools",
+            "call",
+            "get_conversation",
+            "--input",
+            r#"{"conversation_id":"1"}"#,
+        ],
         &env,
         dir.path(),
     )
