@@ -24,6 +24,7 @@ use crate::{
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     supervise::Health,
+    tools::reply_html::ReplyLinks,
     triage::Triage,
     web,
 };
@@ -149,6 +150,7 @@ impl App {
                 triage.llm_daily_budget = config.console.llm_daily_budget;
                 triage.package_code = config.app_package_code.clone();
                 triage.loop_guard_team = config.loop_guard_team.clone();
+                triage.reply_links = ReplyLinks::new(&config.reply_link_domains);
                 triage
             }),
         );
@@ -205,6 +207,7 @@ impl App {
             intercom.leaving_to_workers(config.mcp.worker_reserve),
             identity.admin_id.clone(),
             McpSettings {
+                reply_links: ReplyLinks::new(&config.reply_link_domains),
                 rate_limit: config.mcp.rate_limit,
                 allowed_hosts: config.mcp.allowed_hosts.clone(),
                 allowed_origins: config.mcp.allowed_origins.clone(),

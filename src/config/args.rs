@@ -130,6 +130,15 @@ pub struct ServeArgs {
     /// Default model for agent steps.
     #[arg(long, env = "TRIAGED_LLM_MODEL", default_value = "gpt-4.1-mini")]
     pub llm_model: String,
+    /// Domains a reply's URLs may link to, comma-separated (subdomains included); any other URL,
+    /// and any markup the model wrote, reaches the customer as text. `none`: no links.
+    #[arg(
+        long,
+        env = "TRIAGED_REPLY_LINK_DOMAINS",
+        value_delimiter = ',',
+        default_value = "intercom.help"
+    )]
+    pub reply_link_domains: Vec<String>,
     /// How long a conversation's events wait to be coalesced into one run.
     #[arg(long, env = "TRIAGED_DEBOUNCE", default_value = "15s", value_parser = parse_duration)]
     pub debounce: Duration,

@@ -131,6 +131,8 @@ pub struct Config {
     pub intercom: IntercomConfig,
     pub llm: LlmConfig,
     pub debounce: Duration,
+    /// Domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`); empty: none.
+    pub reply_link_domains: Vec<String>,
     /// How long directory lists are reused (`TRIAGED_DIRECTORY_TTL`).
     pub directory_ttl: Duration,
     pub queue: QueueConfig,
@@ -224,6 +226,7 @@ impl Config {
             .or(args.openai_api_key)
             .filter(|k| !is_blank(k));
         let console = args.console.into_config()?;
+        let reply_link_domains = link_domains(&args.reply_link_domains)?;
         Ok(Self {
             console,
             listen: args.listen,
@@ -251,6 +254,7 @@ impl Config {
                 model: args.llm_model,
             },
             debounce: args.debounce,
+            reply_link_domains,
             directory_ttl: args.directory_ttl,
             queue: QueueConfig {
                 workers: args.workers,
@@ -318,6 +322,34 @@ pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
             message: format!("{url:?} is not a database URL; use sqlite://PATH"),
         }),
     }
+}
+
+/// `TRIAGED_REPLY_LINK_DOMAINS`: host names (`*.` allowed in front), or `none`.
+fn link_domains(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    let entries: Vec<String> = raw
+        .iter()
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if entries.iter().any(|d| d == "none") {
+        return Ok(Vec::new());
+    }
+    for domain in &entries {
+        let bare = domain.trim_start_matches("*.");
+        let valid = bare.contains('.')
+            && bare.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_REPLY_LINK_DOMAINS",
+                message: format!(
+                    "{domain:?} is not a domain (e.g. help.example.com, without https:// or a path)"
+                ),
+            });
+        }
+    }
+    Ok(entries)
 }
 
 /// `a, b ,c` → three secrets; empty entries are dropped.

@@ -26,6 +26,7 @@ mod mcp;
 mod playbook;
 mod playbook_test;
 mod real_model;
+mod replies;
 mod sandbox;
 mod scenarios;
 mod tools;
