@@ -390,6 +390,7 @@ impl App {
 /// The runner's retry policy from the validated settings.
 fn retry_policy(config: &RetryConfig) -> RetryPolicy {
     RetryPolicy {
+        retry_for: config.retry_for,
         max_attempts: config.max_attempts,
         base_delay: config.base_delay,
         max_delay: config.max_delay,

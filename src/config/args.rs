@@ -188,9 +188,14 @@ pub struct ServeArgs {
     /// bot's own parts].
     #[arg(long, env = "INTERCOM_APP_PACKAGE_CODE")]
     pub app_package_code: Option<String>,
-    /// Attempts per event for transient errors, the first included.
-    #[arg(long, env = "TRIAGED_MAX_ATTEMPTS", default_value_t = 5)]
-    pub max_attempts: u32,
+    /// How long transient failures (Intercom or the LLM unavailable) are retried, with back-off,
+    /// before the playbook's fallback runs so a human is told.
+    #[arg(long, env = "TRIAGED_RETRY_FOR", default_value = "2h", value_parser = parse_duration)]
+    pub retry_for: Duration,
+    /// At most this many attempts per event, the first included, whichever of this and
+    /// `TRIAGED_RETRY_FOR` runs out first [default: no limit but the time].
+    #[arg(long, env = "TRIAGED_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
     /// Back-off before the second attempt (doubles after, up to 10 minutes).
     #[arg(long, env = "TRIAGED_RETRY_DELAY", default_value = "5s", value_parser = parse_duration)]
     pub retry_delay: Duration,

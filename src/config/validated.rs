@@ -172,8 +172,11 @@ pub struct QueueConfig {
 /// Retries of transient errors (the app builds the runner's retry policy from it).
 #[derive(Debug, Clone)]
 pub struct RetryConfig {
-    /// Total attempts, the first included (`TRIAGED_MAX_ATTEMPTS`).
-    pub max_attempts: u32,
+    /// How long after a run's first attempt transient failures are retried (`TRIAGED_RETRY_FOR`).
+    pub retry_for: Duration,
+    /// At most this many attempts, the first included (`TRIAGED_MAX_ATTEMPTS`; none: no limit
+    /// but the time).
+    pub max_attempts: Option<u32>,
     /// Back-off before the second attempt (`TRIAGED_RETRY_DELAY`).
     pub base_delay: Duration,
     /// No back-off is longer than this.
@@ -263,6 +266,7 @@ impl Config {
                 grace: args.shutdown_grace,
             },
             retry: RetryConfig {
+                retry_for: args.retry_for,
                 max_attempts: args.max_attempts,
                 base_delay: args.retry_delay,
                 max_delay: MAX_RETRY_DELAY,
@@ -292,6 +296,8 @@ impl Config {
         args.sandbox_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         args.poll_interval = Duration::from_millis(20);
         args.retry_delay = Duration::from_millis(100);
+        // Tests that exhaust retries do so in a few 100 ms steps, not over two hours.
+        args.max_attempts = Some(5);
         args.debounce = Duration::ZERO;
         match Self::from_serve_args(args) {
             Ok(config) => config,

@@ -87,7 +87,22 @@ pub async fn count_endpoint(
     next: Next,
 ) -> Response {
     let key = format!("{} {}", req.method(), path.as_str());
-    *lock(&shared.stats).per_endpoint.entry(key).or_default() += 1;
+    let down = lock(&shared.faults).unavailable.contains(&key);
+    {
+        let mut stats = lock(&shared.stats);
+        *stats.per_endpoint.entry(key).or_default() += 1;
+        if down {
+            stats.injected_errors += 1;
+        }
+    }
+    if down {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "This feature is temporarily unavailable (sandbox fault injection); nothing was applied.",
+        )
+        .into_response();
+    }
     next.run(req).await
 }
 

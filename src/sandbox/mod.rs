@@ -27,7 +27,7 @@
 //! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?, app_package_code?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic. With `app_package_code`: through that integration |
 //! | `GET /_sandbox/conversations/{id}` | the conversation's full state (all parts, HTML bodies) |
 //! | `GET /_sandbox/stats` | request, 429, fault and webhook counts; the peak requests in one rate window |
-//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status, fail_writes_after}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page, every write after the next N answered 503 unapplied (`null` clears it) |
+//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status, fail_writes_after, unavailable}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page, every write after the next N answered 503 unapplied (`null` clears it), the routes listed in `unavailable` (`["POST /conversations/{id}/tags"]`) answered 503 unapplied |
 //! | `PUT /_sandbox/webhooks/redelivery` `{after_ms}` | a failed notification is sent once more after `after_ms` (Intercom: about 60000), `null`: never (the default) |
 //! | `POST /_sandbox/apps` `{access_token, package_code}` | installs a second app: REST calls with its token create parts carrying its `app_package_code` |
 //! | `POST /_sandbox/teams` `{name}` | a teammate creates a team in the settings (Intercom has no API for it) → `{id, name}`; an existing team of that name is returned |
@@ -148,6 +148,9 @@ pub struct Faults {
     /// `Some(n)`: the next n writes go through, then every write is answered 503 without being
     /// applied until the switch is cleared (a transient outage in the middle of a run).
     pub fail_writes_after: Option<u32>,
+    /// Route templates (`POST /conversations/{id}/tags`, as in [`SandboxStats::per_endpoint`])
+    /// answered 503 unapplied until cleared: an outage of one Intercom feature.
+    pub unavailable: Vec<String>,
 }
 
 /// Counters since start.

@@ -194,6 +194,20 @@ impl ToolName {
         }
     }
 
+    /// Whether the customer sees or feels this write: a reply, a close, a snooze, a reopen, a
+    /// ticket (its number is given to them). `draft` mode holds these back for a teammate's
+    /// review and performs the rest (notes, tags, assignment, hand-off: only the team sees them).
+    pub fn reaches_customer(self) -> bool {
+        matches!(
+            self,
+            Self::ReplyToConversation
+                | Self::CloseConversation
+                | Self::SnoozeConversation
+                | Self::OpenConversation
+                | Self::CreateTicket
+        )
+    }
+
     /// A short human-readable name (MCP clients show it in place of the wire name).
     pub fn title(self) -> &'static str {
         match self {

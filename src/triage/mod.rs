@@ -61,6 +61,9 @@ pub struct Attempt<'a> {
     pub covered: &'a [i64],
     /// The run's lease, when the event has a conversation.
     pub lease: Option<&'a Lease>,
+    /// No attempt follows this one (`TRIAGED_RETRY_FOR` or `TRIAGED_MAX_ATTEMPTS` is spent): a
+    /// transient failure takes the playbook's fallback, so a human is told.
+    pub last: bool,
 }
 
 impl Triage {
@@ -312,6 +315,7 @@ impl Triage {
                 timeline::DEFAULT_CAP,
             ),
             over_budget,
+            last_attempt: attempt.last,
         };
         let mut usage = Usage::default();
         let ending = run_playbook::execute(

@@ -113,6 +113,8 @@ pub struct Toolbox {
     tally: Tally,
     lists: directory::Lists,
     drafts: Vec<String>,
+    /// The internal writes a draft run performed (listed in its review note).
+    performed: Vec<String>,
     effects: Vec<Effect>,
     timeline_cap: usize,
     /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
@@ -144,6 +146,7 @@ impl Toolbox {
             tally: Tally::default(),
             lists: directory::Lists::default(),
             drafts: Vec::new(),
+            performed: Vec::new(),
             effects: Vec::new(),
             // A timeline over the result cap would be cut from its end (losing the newest
             // messages): it is capped to fit, keeping its start and its newest parts.
