@@ -114,6 +114,8 @@ pub struct Toolbox {
     tally: Tally,
     lists: directory::Lists,
     drafts: Vec<String>,
+    /// The internal writes a draft run performed (listed in its review note).
+    performed: Vec<String>,
     effects: Vec<Effect>,
     timeline_cap: usize,
     /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
@@ -124,6 +126,8 @@ pub struct Toolbox {
     earlier_replies: std::collections::HashSet<String>,
     /// The run's own conversation and contact, read once (see [`view`]).
     view: view::View,
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    reply_links: crate::tools::reply_html::ReplyLinks,
 }
 
 impl Toolbox {
@@ -145,6 +149,7 @@ impl Toolbox {
             tally: Tally::default(),
             lists: directory::Lists::default(),
             drafts: Vec::new(),
+            performed: Vec::new(),
             effects: Vec::new(),
             // A timeline over the result cap would be cut from its end (losing the newest
             // messages): it is capped to fit, keeping its start and its newest parts.
@@ -153,7 +158,13 @@ impl Toolbox {
             fence: None,
             earlier_replies: Default::default(),
             view: view::View::default(),
+            reply_links: Default::default(),
         }
+    }
+
+    /// The domains a reply's URLs may link to; any other URL stays text.
+    pub fn reply_links(&mut self, links: crate::tools::reply_html::ReplyLinks) {
+        self.reply_links = links;
     }
 
     /// Fences every live write with the run's lease: a run that lost it writes nothing.
