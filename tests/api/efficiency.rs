@@ -371,6 +371,11 @@ async fn a_live_refund_run_reads_the_conversation_and_the_contact_once_and_makes
         results[0]
     );
     assert!(results[1].contains("Priya Sharma"), "{}", results[1]);
+    let prompt = stub.requests()[0]["messages"].to_string();
+    assert!(
+        prompt.contains("charged twice") && !prompt.contains("get_conversation"),
+        "the prompt holds the conversation and does not send the model to fetch it: {prompt}"
+    );
 }
 
 #[tokio::test]
