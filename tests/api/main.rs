@@ -28,5 +28,6 @@ mod playbook_test;
 mod real_model;
 mod sandbox;
 mod scenarios;
+mod security;
 mod tools;
 mod webhooks;
