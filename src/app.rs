@@ -24,6 +24,7 @@ use crate::{
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     supervise::Health,
+    tools::reply_html::ReplyLinks,
     triage::Triage,
     web,
 };
@@ -152,6 +153,7 @@ impl App {
                 triage.llm_daily_budget = config.console.llm_daily_budget;
                 triage.package_code = config.app_package_code.clone();
                 triage.loop_guard_team = config.loop_guard_team.clone();
+                triage.reply_links = ReplyLinks::new(&config.reply_link_domains);
                 triage
             }),
         );
@@ -208,6 +210,7 @@ impl App {
             intercom.leaving_to_workers(config.mcp.worker_reserve),
             identity.admin_id.clone(),
             McpSettings {
+                reply_links: ReplyLinks::new(&config.reply_link_domains),
                 rate_limit: config.mcp.rate_limit,
                 allowed_hosts: config.mcp.allowed_hosts.clone(),
                 allowed_origins: config.mcp.allowed_origins.clone(),
@@ -390,6 +393,7 @@ impl App {
 /// The runner's retry policy from the validated settings.
 fn retry_policy(config: &RetryConfig) -> RetryPolicy {
     RetryPolicy {
+        retry_for: config.retry_for,
         max_attempts: config.max_attempts,
         base_delay: config.base_delay,
         max_delay: config.max_delay,
@@ -431,13 +435,12 @@ async fn start_sandbox(
     embedded: &EmbeddedSandbox,
     daemon: SocketAddr,
 ) -> anyhow::Result<Sandbox> {
-    use secrecy::ExposeSecret;
     let mut sandbox = SandboxConfig::demo(embedded.listen);
     if let Some(secret) = config.webhook.secrets.first() {
-        sandbox.client_secret = secret.expose_secret().to_owned();
+        sandbox.client_secret = secret.clone();
     }
     if let Some(token) = &config.intercom.access_token {
-        sandbox.access_token = token.expose_secret().to_owned();
+        sandbox.access_token = token.clone();
     }
     if let Some(seed) = &embedded.seed {
         sandbox.seed = Seed::File(seed.clone());

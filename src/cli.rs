@@ -137,12 +137,21 @@ pub enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a stored event again (re-parsing it if it was stored unparsed). Writes are idempotent,
-    /// so replaying an event that was already handled changes nothing in Intercom.
+    /// Run a stored event again (re-parsing it if it was stored unparsed), or every event with
+    /// a status (`--status failed`, optionally `--since 1h`). Writes are idempotent, so replaying
+    /// an event that was already handled changes nothing in Intercom.
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["id", "status"]))]
     Replay {
         #[command(flatten)]
         db: DbArgs,
-        id: i64,
+        /// The event's id (`events list` shows it).
+        id: Option<i64>,
+        /// Every event with this status instead of one id.
+        #[arg(long, value_enum, conflicts_with = "id")]
+        status: Option<EventStatus>,
+        /// With `--status`: only events received this recently (`1h`, `30m`, `2d`).
+        #[arg(long, requires = "status", value_parser = crate::config::parse_duration)]
+        since: Option<std::time::Duration>,
     },
 }
 
@@ -228,7 +237,12 @@ pub async fn open_read_only(db: &DbArgs) -> anyhow::Result<Db> {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(*args).await,
-        Command::Events(EventsCommand::Replay { db, id }) => replay(&db, id).await,
+        Command::Events(EventsCommand::Replay {
+            db, id: Some(id), ..
+        }) => replay(&db, id).await,
+        Command::Events(EventsCommand::Replay {
+            db, status, since, ..
+        }) => replay_many(&db, status.unwrap_or(EventStatus::Failed), since).await,
         Command::Bench(BenchCommand::Pipeline(args)) => {
             crate::bench::pipeline::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -395,6 +409,40 @@ async fn replay(db: &DbArgs, id: i64) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `events replay --status S [--since D]`: every matching event re-queued, one line each, and a
+/// count. Exits 1 when one could not be (the others are queued all the same).
+async fn replay_many(
+    db: &DbArgs,
+    status: EventStatus,
+    since: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    let db = open(db).await?;
+    let results = crate::ingest::replay_matching(&db, status, since).await?;
+    let mut failed = 0;
+    for result in &results {
+        match result {
+            Ok(id) => println!("event {id} re-queued"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("triaged: {e}");
+            }
+        }
+    }
+    let window = since.map_or(String::new(), |d| {
+        format!(" in the last {}", humantime::format_duration(d))
+    });
+    println!(
+        "{} {} event(s){window} re-queued; a running daemon picks them up (or the next to start)",
+        results.len() - failed,
+        status.as_str()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `triaged playbook check`: every problem on stderr, or the warnings on stderr and a one-line

@@ -86,8 +86,10 @@ pub struct Activity {
 /// Retry policy for transient errors.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    /// Total attempts, the first included.
-    pub max_attempts: u32,
+    /// Transient failures are retried for this long after the run's first attempt.
+    pub retry_for: Duration,
+    /// At most this many attempts, the first included (none: only the time counts).
+    pub max_attempts: Option<u32>,
     /// Delay before the second attempt; doubled for each one after.
     pub base_delay: Duration,
     /// No delay is longer than this.
@@ -102,6 +104,13 @@ impl RetryPolicy {
             .saturating_mul(1u32 << next.saturating_sub(2).min(16));
         let capped = exp.min(self.max_delay);
         capped + capped.mul_f64(fastrand::f64() * 0.25)
+    }
+
+    /// Whether attempt `number`, `elapsed` after the run's first attempt began, is the last one:
+    /// the next would start after `retry_for`, or past `max_attempts`.
+    pub fn is_last(&self, number: u32, elapsed: Duration, next_delay: Duration) -> bool {
+        self.max_attempts.is_some_and(|max| number >= max)
+            || elapsed.saturating_add(next_delay) > self.retry_for
     }
 }
 
@@ -246,10 +255,19 @@ impl Runner {
         let _heartbeat = lease
             .clone()
             .map(|lease| Heartbeat::start(self.db.clone(), lease, self.lease_ttl));
+        // Decided before the work: the run must know whether a transient failure can wait for
+        // another attempt or must take its fallback now.
+        let next_delay = self.retry.delay_before(job.attempt + 1);
+        let last = self.retry.is_last(
+            job.attempt,
+            self.since_first_attempt(run_id).await?,
+            next_delay,
+        );
         let attempt = crate::triage::Attempt {
             number: job.attempt,
             covered: &covered,
             lease: lease.as_ref(),
+            last,
         };
         if !self.hold.is_zero() {
             tokio::time::sleep(self.hold).await;
@@ -274,8 +292,18 @@ impl Runner {
             metrics::counter!("triaged_runs_fenced_total").increment(1);
             return Ok("fenced");
         }
+        let retry = (!last).then_some(next_delay);
         let label = self
-            .record_end(&mut tx, &event, job, run_id, &covered, &result, duration_ms)
+            .record_end(
+                &mut tx,
+                &event,
+                job,
+                run_id,
+                &covered,
+                &result,
+                duration_ms,
+                retry,
+            )
             .await?;
         if let Some(lease) = &lease {
             leases::release(&mut tx, lease).await?;
@@ -365,6 +393,7 @@ impl Runner {
         covered: &[i64],
         result: &Result<Outcome, RunError>,
         duration_ms: i64,
+        retry: Option<Duration>,
     ) -> Result<&'static str, QueueError> {
         Ok(match result {
             Ok(outcome) => {
@@ -388,9 +417,9 @@ impl Runner {
                 }
                 outcome.outcome
             }
-            Err(RunError::Transient(detail)) if job.attempt < self.retry.max_attempts => {
+            Err(RunError::Transient(detail)) if retry.is_some() => {
+                let delay = retry.unwrap_or_default();
                 let next = job.attempt + 1;
-                let delay = self.retry.delay_before(next);
                 queue::enqueue(tx, event.id, next, delay).await?;
                 runs::mark_retrying(tx, run_id, detail).await?;
                 tracing::warn!(%detail, ?delay, "run failed, will retry");
@@ -473,6 +502,18 @@ impl Runner {
                 seen: None,
             }),
         }
+    }
+
+    /// How long ago the run's first attempt started (its row keeps that time across attempts).
+    async fn since_first_attempt(&self, run_id: i64) -> Result<Duration, StoreError> {
+        let started = self
+            .db
+            .run(run_id)
+            .await?
+            .and_then(|r| r.started_at.parse::<jiff::Timestamp>().ok());
+        Ok(started.map_or(Duration::ZERO, |t| {
+            Duration::try_from(jiff::Timestamp::now().duration_since(t)).unwrap_or(Duration::ZERO)
+        }))
     }
 
     async fn record_panic(&self, job: &Job, error: &RunError) -> Result<(), StoreError> {
@@ -592,7 +633,8 @@ mod tests {
     #[test]
     fn back_off_doubles_is_capped_and_jittered() {
         let policy = RetryPolicy {
-            max_attempts: 5,
+            retry_for: Duration::from_secs(3600),
+            max_attempts: Some(5),
             base_delay: Duration::from_secs(2),
             max_delay: Duration::from_secs(10),
         };

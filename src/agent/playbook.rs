@@ -19,6 +19,9 @@ use crate::{
     },
 };
 
+/// The failure reason once transient failures have been retried for `TRIAGED_RETRY_FOR`.
+pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
+
 /// How a playbook run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
@@ -42,6 +45,9 @@ pub struct Subject<'a> {
     /// Set when the daily LLM budget is spent: the agent step takes the fallback (reason
     /// `budget`) without calling the model.
     pub over_budget: Option<String>,
+    /// No attempt follows this one: a transient failure takes the fallback (reason
+    /// `retries_exhausted`) instead of asking for another attempt.
+    pub last_attempt: bool,
 }
 
 /// Runs the playbook. `llm` is `None` when no LLM is configured: an agent step then fails with
@@ -92,6 +98,10 @@ pub async fn execute(
                         detail,
                         ..
                     } => {
+                        if subject.last_attempt {
+                            failure = Some((RETRIES_EXHAUSTED.into(), detail));
+                            break;
+                        }
                         return Ending::Retry { detail };
                     }
                     AgentEnd::Failed { reason, detail, .. } => {
@@ -104,6 +114,10 @@ pub async fn execute(
                 values.ticket_id = ticket_number(toolbox.effects());
                 match run_step(other, subject, &values, toolbox, recorder).await {
                     StepEnd::Ok => {}
+                    StepEnd::Retry(detail) if subject.last_attempt => {
+                        failure = Some((RETRIES_EXHAUSTED.into(), detail));
+                        break;
+                    }
                     StepEnd::Retry(detail) => return Ending::Retry { detail },
                     StepEnd::Failed(detail) => {
                         failure = Some(("step_failed".into(), detail));

@@ -14,8 +14,9 @@ pub fn system(
     let mode = match playbook.mode {
         Mode::Live => "live: your replies reach the customer",
         Mode::Draft => {
-            "draft: nothing you write reaches the customer; your actions are collected into one \
-             internal note for a teammate to review. Act exactly as you would live"
+            "draft: nothing reaches the customer: replies, closing, snoozing and tickets are \
+             collected into one internal note for a teammate to review, while notes, tags and \
+             assignments are really made. Act exactly as you would live"
         }
         Mode::Shadow => "shadow: nothing is written to Intercom; your actions are only recorded",
     };

@@ -73,13 +73,15 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
         max: MAX_BODY_BYTES,
     }
     .check(number)?;
-    Range {
-        var: "TRIAGED_MAX_ATTEMPTS",
-        value: args.max_attempts,
-        min: 1,
-        max: 100,
+    if let Some(max_attempts) = args.max_attempts {
+        Range {
+            var: "TRIAGED_MAX_ATTEMPTS",
+            value: max_attempts,
+            min: 1,
+            max: 1000,
+        }
+        .check(number)?;
     }
-    .check(number)?;
     Range {
         var: "TRIAGED_MAX_BOT_REPLIES_PER_HOUR",
         value: args.max_bot_replies_per_hour,
@@ -129,6 +131,13 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
             args.shutdown_grace,
             Duration::ZERO,
             secs(3600),
+        ),
+        // 0: a transient failure takes the fallback at once.
+        (
+            "TRIAGED_RETRY_FOR",
+            args.retry_for,
+            Duration::ZERO,
+            secs(7 * 24 * 3600),
         ),
         (
             "TRIAGED_RETRY_DELAY",

@@ -237,6 +237,29 @@ pub enum ReplayError {
     Queue(#[from] QueueError),
 }
 
+/// Replays every event with `status`, received within `since` (all of them without), oldest first.
+/// Each has its own result: one that cannot be replayed does not stop the others.
+pub async fn replay_matching(
+    db: &Db,
+    status: crate::store::events::EventStatus,
+    since: Option<std::time::Duration>,
+) -> Result<Vec<Result<i64, ReplayError>>, QueueError> {
+    let cutoff = since.map(|d| {
+        let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_secs(secs))
+            .unwrap_or(jiff::Timestamp::MIN)
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    });
+    let ids = db.event_ids(status.as_str(), cutoff.as_deref()).await?;
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
+        results.push(replay(db, id).await);
+    }
+    Ok(results)
+}
+
 /// Runs a stored event again: it goes back to `queued` with a new job (the daemon's workers pick
 /// it up). An `unparsed` event is parsed again first, so bodies kept before an upgrade can be
 /// processed after it. Writes are idempotent, so replaying a handled event is harmless.

@@ -161,6 +161,8 @@ struct FaultsBody {
     /// 500, 502 or 504 (default 502).
     error_after_write_status: Option<u16>,
     fail_writes_after: Option<u32>,
+    #[serde(default)]
+    unavailable: Vec<String>,
 }
 
 async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -181,6 +183,7 @@ async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
         error_after_write: f.error_after_write,
         error_after_write_status: status,
         fail_writes_after: f.fail_writes_after,
+        unavailable: f.unavailable.clone(),
     };
     Ok(Json(json!({
         "error_share": f.error_share,
@@ -189,6 +192,7 @@ async fn faults(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
         "error_after_write": f.error_after_write,
         "error_after_write_status": status,
         "fail_writes_after": f.fail_writes_after,
+        "unavailable": f.unavailable,
     })))
 }
 
@@ -236,7 +240,9 @@ struct NewApp {
 
 async fn add_app(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     let app: NewApp = parse_body(&body)?;
-    if app.access_token.trim().is_empty() || app.access_token == state.access_token {
+    if app.access_token.trim().is_empty()
+        || app.access_token == secrecy::ExposeSecret::expose_secret(&state.access_token)
+    {
         return Err(ApiError::invalid(
             "access_token must be non-empty and differ from the sandbox's own",
         ));

@@ -87,7 +87,22 @@ pub async fn count_endpoint(
     next: Next,
 ) -> Response {
     let key = format!("{} {}", req.method(), path.as_str());
-    *lock(&shared.stats).per_endpoint.entry(key).or_default() += 1;
+    let down = lock(&shared.faults).unavailable.contains(&key);
+    {
+        let mut stats = lock(&shared.stats);
+        *stats.per_endpoint.entry(key).or_default() += 1;
+        if down {
+            stats.injected_errors += 1;
+        }
+    }
+    if down {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "This feature is temporarily unavailable (sandbox fault injection); nothing was applied.",
+        )
+        .into_response();
+    }
     next.run(req).await
 }
 
@@ -100,7 +115,7 @@ fn app_of(shared: &Shared, req: &Request) -> Option<App> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))?
         .trim();
-    if token == shared.access_token {
+    if token == secrecy::ExposeSecret::expose_secret(&shared.access_token) {
         return Some(App(APP_PACKAGE_CODE.to_owned()));
     }
     lock(&shared.apps).get(token).cloned().map(App)

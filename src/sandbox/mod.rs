@@ -27,7 +27,7 @@
 //! | `POST /_sandbox/teammate/conversations/{id}/{action}` `{admin_id, body?, assignee_id?, snoozed_until?, app_package_code?}` | a human in the Inbox: `action` = `reply`, `note`, `close`, `open`, `snooze`, `assign` (`assignee_id` an admin or team id, `"0"` unassigns); emits the matching `conversation.admin.*` topic. With `app_package_code`: through that integration |
 //! | `GET /_sandbox/conversations/{id}` | the conversation's full state (all parts, HTML bodies) |
 //! | `GET /_sandbox/stats` | request, 429, fault and webhook counts; the peak requests in one rate window |
-//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status, fail_writes_after}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page, every write after the next N answered 503 unapplied (`null` clears it) |
+//! | `PUT /_sandbox/faults` `{error_share, latency_ms, drop_after_write, error_after_write, error_after_write_status, fail_writes_after, unavailable}` | fault injection: a share of 500s, latency, the next N writes applied with their response dropped, the next N writes applied and answered 502 (or 500/504) with a load balancer's HTML page, every write after the next N answered 503 unapplied (`null` clears it), the routes listed in `unavailable` (`["POST /conversations/{id}/tags"]`) answered 503 unapplied |
 //! | `PUT /_sandbox/webhooks/redelivery` `{after_ms}` | a failed notification is sent once more after `after_ms` (Intercom: about 60000), `null`: never (the default) |
 //! | `POST /_sandbox/apps` `{access_token, package_code}` | installs a second app: REST calls with its token create parts carrying its `app_package_code` |
 //! | `POST /_sandbox/teams` `{name}` | a teammate creates a team in the settings (Intercom has no API for it) → `{id, name}`; an existing team of that name is returned |
@@ -66,6 +66,7 @@ use std::{
 };
 
 use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -88,9 +89,9 @@ pub struct SandboxConfig {
     /// Address to bind; port 0 picks a free one.
     pub listen: SocketAddr,
     /// The bearer token REST calls must carry.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// The client secret notifications are signed with.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Where notifications are POSTed; none sends nothing.
     pub webhook_url: Option<String>,
     pub seed: Seed,
@@ -118,8 +119,8 @@ impl SandboxConfig {
     pub fn demo(listen: SocketAddr) -> Self {
         Self {
             listen,
-            access_token: DEMO_ACCESS_TOKEN.to_owned(),
-            client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            access_token: SecretString::from(DEMO_ACCESS_TOKEN),
+            client_secret: SecretString::from(DEMO_CLIENT_SECRET),
             webhook_url: None,
             seed: Seed::Demo,
             rate_limit: DEFAULT_RATE_LIMIT,
@@ -147,6 +148,9 @@ pub struct Faults {
     /// `Some(n)`: the next n writes go through, then every write is answered 503 without being
     /// applied until the switch is cleared (a transient outage in the middle of a run).
     pub fail_writes_after: Option<u32>,
+    /// Route templates (`POST /conversations/{id}/tags`, as in [`SandboxStats::per_endpoint`])
+    /// answered 503 unapplied until cleared: an outage of one Intercom feature.
+    pub unavailable: Vec<String>,
 }
 
 /// Counters since start.
@@ -182,7 +186,7 @@ pub struct SandboxStats {
 pub(crate) struct Shared {
     pub ws: Mutex<model::Workspace>,
     pub clock: clock::Clock,
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Second apps: access token → `app_package_code` (see [`Sandbox::add_app`]).
     pub apps: Mutex<BTreeMap<String, String>>,
     pub webhook_url: Mutex<Option<String>>,
@@ -219,7 +223,7 @@ impl Sandbox {
         let ws = seed::load(&yaml, clock.now())?;
         let stats = Arc::new(Mutex::new(SandboxStats::default()));
         let emitter = webhooks::Emitter::start(
-            config.client_secret.clone(),
+            config.client_secret.expose_secret().to_owned(),
             config.redeliver_after,
             stats.clone(),
         )?;
@@ -250,6 +254,15 @@ impl Sandbox {
                 .await
         });
         tracing::info!(%addr, "Intercom sandbox listening");
+        if !addr.ip().is_loopback() {
+            // The control API has no authentication: anyone who reaches it can act as a customer
+            // and point notifications anywhere (`PUT /_sandbox/webhook_url`, an SSRF relay).
+            tracing::warn!(
+                %addr,
+                "the Intercom sandbox listens beyond loopback; its control API has no \
+                 authentication and can send requests anywhere (bind 127.0.0.1)"
+            );
+        }
         Ok(Sandbox {
             shared,
             addr,

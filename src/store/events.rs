@@ -154,6 +154,24 @@ impl Db {
         Ok(rows)
     }
 
+    /// Ids of the events with `status` received at or after `since` (an RFC 3339 UTC time as the
+    /// table stores it), oldest first.
+    pub async fn event_ids(
+        &self,
+        status: &str,
+        since: Option<&str>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM webhook_events WHERE status = ?1 \
+             AND (?2 IS NULL OR received_at >= ?2) ORDER BY id",
+        )
+        .bind(status)
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids)
+    }
+
     /// One event with its raw body.
     pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
         let row = sqlx::query_as(

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod guard;
 pub mod html;
 pub mod inputs;
+pub mod reply_html;
 mod summary;
 pub mod timeline;
 pub mod toolbox;
@@ -191,6 +192,20 @@ impl ToolName {
                 ),
             customer_visible: matches!(self, Self::ReplyToConversation),
         }
+    }
+
+    /// Whether the customer sees or feels this write: a reply, a close, a snooze, a reopen, a
+    /// ticket (its number is given to them). `draft` mode holds these back for a teammate's
+    /// review and performs the rest (notes, tags, assignment, hand-off: only the team sees them).
+    pub fn reaches_customer(self) -> bool {
+        matches!(
+            self,
+            Self::ReplyToConversation
+                | Self::CloseConversation
+                | Self::SnoozeConversation
+                | Self::OpenConversation
+                | Self::CreateTicket
+        )
     }
 
     /// A short human-readable name (MCP clients show it in place of the wire name).

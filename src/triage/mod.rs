@@ -47,6 +47,8 @@ pub struct Triage {
     pub max_replies_per_hour: u32,
     /// The team the loop guard assigns to (else the playbook's fallback team).
     pub loop_guard_team: Option<String>,
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    pub reply_links: crate::tools::reply_html::ReplyLinks,
     learned_package_code: OnceLock<String>,
 }
 
@@ -59,6 +61,9 @@ pub struct Attempt<'a> {
     pub covered: &'a [i64],
     /// The run's lease, when the event has a conversation.
     pub lease: Option<&'a Lease>,
+    /// No attempt follows this one (`TRIAGED_RETRY_FOR` or `TRIAGED_MAX_ATTEMPTS` is spent): a
+    /// transient failure takes the playbook's fallback, so a human is told.
+    pub last: bool,
 }
 
 impl Triage {
@@ -81,6 +86,7 @@ impl Triage {
             max_replies_per_hour,
             loop_guard_team: None,
             learned_package_code: OnceLock::new(),
+            reply_links: Default::default(),
         }
     }
 
@@ -293,6 +299,7 @@ impl Triage {
         if let Some(lease) = attempt.lease {
             toolbox.fence(lease.clone());
         }
+        toolbox.reply_links(self.reply_links.clone());
         toolbox.resume(earlier_replies);
         if let Some(contact) = &contact {
             toolbox.learn_contact(contact);
@@ -311,6 +318,7 @@ impl Triage {
                 timeline::DEFAULT_CAP,
             ),
             over_budget,
+            last_attempt: attempt.last,
         };
         let mut usage = Usage::default();
         let ending = run_playbook::execute(

@@ -207,6 +207,28 @@ impl TestApp {
             .unwrap_or_default()
     }
 
+    /// How many internal notes of a sandbox conversation contain `text`.
+    pub fn notes_containing(&self, conversation: &str, text: &str) -> usize {
+        self.parts(conversation)
+            .iter()
+            .filter(|p| {
+                p["part_type"] == "note" && p["body"].as_str().is_some_and(|b| b.contains(text))
+            })
+            .count()
+    }
+
+    /// The team a sandbox conversation is assigned to (its id; empty or `null` when none).
+    pub fn team_assignee(&self, conversation: &str) -> String {
+        let c = self
+            .sandbox()
+            .conversation(conversation)
+            .expect("conversation");
+        c["team_assignee_id"]
+            .to_string()
+            .trim_matches('"')
+            .to_owned()
+    }
+
     /// Bot comments (customer-visible replies) in a sandbox conversation.
     pub fn bot_replies(&self, conversation: &str) -> Vec<String> {
         let bot = self.app.identity().admin_id.to_string();

@@ -286,3 +286,72 @@ async fn without_an_llm_matched_runs_take_the_fallback_with_llm_unavailable() {
         510002
     );
 }
+
+/// Build 11 of the conversation-model issue: a customer's follow-up that no playbook takes (the
+/// refund playbook has tagged the conversation and will not run twice) reaches a human through
+/// the shipped catch-all, once; later messages stay with the team.
+#[tokio::test]
+async fn a_follow_up_no_playbook_takes_is_handed_to_support_once() {
+    let stub = LlmStub::start().await;
+    stub.push([
+        Turn::tool(
+            "reply_to_conversation",
+            json!({"conversation_id": REFUND, "body": "Your refund will reach you within 3-5 business days."}),
+        ),
+        Turn::Text("Promised the refund.".into()),
+    ]);
+    let app = spawn_scenario(
+        &[shipped_live("refund-request"), shipped_live("hand-off")],
+        Some(&stub.base_url()),
+        Duration::ZERO,
+    )
+    .await;
+    let sandbox = app.sandbox();
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "I need a refund for the double charge")
+        .await
+        .unwrap();
+    app.settle().await;
+    sandbox
+        .customer_says(
+            Some(REFUND),
+            PRIYA,
+            "Thanks! And can I also change my plan?",
+        )
+        .await
+        .unwrap();
+    app.settle().await;
+
+    let runs = app.app.db().list_runs(None, 10).await.unwrap();
+    let ran: Vec<(Option<&str>, Option<&str>)> = runs
+        .iter()
+        .rev()
+        .map(|r| (r.playbook.as_deref(), r.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            (Some("refund-request"), Some("replied")),
+            (Some("hand-off"), Some("handed_off"))
+        ],
+        "{runs:#?}"
+    );
+    assert_eq!(app.team_assignee(REFUND), "510001", "assigned to Support");
+
+    // The team has it now: another message starts no bot run and no second hand-off note.
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Hello?")
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(
+        app.notes_containing(REFUND, "No playbook matched"),
+        1,
+        "handed over once"
+    );
+    assert_eq!(app.bot_replies(REFUND).len(), 1, "the bot answered once");
+    let acted = app
+        .count("SELECT COUNT(*) FROM runs WHERE outcome IN ('replied', 'handed_off')")
+        .await;
+    assert_eq!(acted, 2);
+}

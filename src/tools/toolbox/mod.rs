@@ -113,6 +113,8 @@ pub struct Toolbox {
     tally: Tally,
     lists: directory::Lists,
     drafts: Vec<String>,
+    /// The internal writes a draft run performed (listed in its review note).
+    performed: Vec<String>,
     effects: Vec<Effect>,
     timeline_cap: usize,
     /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
@@ -123,6 +125,8 @@ pub struct Toolbox {
     earlier_replies: std::collections::HashSet<String>,
     /// The scope's contacts whose companies are in `scope.company_ids` already.
     contacts_learned: std::collections::HashSet<String>,
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    reply_links: crate::tools::reply_html::ReplyLinks,
 }
 
 impl Toolbox {
@@ -144,6 +148,7 @@ impl Toolbox {
             tally: Tally::default(),
             lists: directory::Lists::default(),
             drafts: Vec::new(),
+            performed: Vec::new(),
             effects: Vec::new(),
             // A timeline over the result cap would be cut from its end (losing the newest
             // messages): it is capped to fit, keeping its start and its newest parts.
@@ -152,6 +157,7 @@ impl Toolbox {
             fence: None,
             earlier_replies: Default::default(),
             contacts_learned: Default::default(),
+            reply_links: Default::default(),
         }
     }
 
@@ -173,6 +179,11 @@ impl Toolbox {
             }
         }
         self.contacts_learned.insert(id);
+    }
+
+    /// The domains a reply's URLs may link to; any other URL stays text.
+    pub fn reply_links(&mut self, links: crate::tools::reply_html::ReplyLinks) {
+        self.reply_links = links;
     }
 
     /// Fences every live write with the run's lease: a run that lost it writes nothing.

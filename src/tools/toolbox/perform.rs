@@ -34,6 +34,18 @@ pub(super) struct Done {
 }
 
 impl Toolbox {
+    /// The mode a write of `tool` really runs in. In `draft`, only what the customer would see or
+    /// feel (a reply, a close, a snooze, a reopen, a ticket) is collected for review; what only
+    /// the team sees (notes, tags, assignment, hand-off) is performed, so a draft lands with the
+    /// right team and tags and a failed run's fallback still tells a human. `shadow` writes
+    /// nothing at all.
+    pub(super) fn mode_for(&self, tool: ToolName) -> Mode {
+        match self.mode {
+            Mode::Draft if !tool.reaches_customer() => Mode::Live,
+            mode => mode,
+        }
+    }
+
     /// Runs one write through the mode and the idempotency record.
     pub(super) async fn perform<F, Fut>(
         &mut self,
@@ -50,7 +62,8 @@ impl Toolbox {
     {
         self.tally.writes += 1;
         let key = actions::key(self.run_id, tool.as_str(), &canonical);
-        let (mode, status) = match self.mode {
+        let effective = self.mode_for(tool);
+        let (mode, status) = match effective {
             Mode::Live => ("live", "started"),
             Mode::Draft => ("draft", "drafted"),
             Mode::Shadow => ("shadow", "shadowed"),
@@ -64,10 +77,10 @@ impl Toolbox {
             mode,
             status,
         };
-        match self.mode {
+        match effective {
             Mode::Draft | Mode::Shadow => {
                 self.db.begin_action(&record).await?;
-                let text = if self.mode == Mode::Draft {
+                let text = if effective == Mode::Draft {
                     self.drafts.push(describe.clone());
                     format!("Draft mode: not sent. Recorded for the team's review: {describe}")
                 } else {
@@ -79,6 +92,10 @@ impl Toolbox {
                 });
             }
             Mode::Live => {}
+        }
+        if self.mode == Mode::Draft {
+            // An internal write of a draft run is performed; the review note says so.
+            self.performed.push(describe.clone());
         }
         if let Some(previous) = self.db.action(&key).await? {
             if previous.status == "done" {

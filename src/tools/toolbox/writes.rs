@@ -44,15 +44,17 @@ impl Toolbox {
             return Err(Stop::Invalid("the reply `body` is empty".to_owned()));
         }
         let describe = format!("reply to the customer:\n«{body}»");
+        // Text, not HTML: the model's markup is escaped, only allowed links are links.
+        let html = crate::tools::reply_html::to_html(&body, &self.reply_links);
         let done = self
             .perform(
                 tool,
                 &input.conversation_id,
                 canonical,
                 describe,
-                Landed::Part(body.clone()),
+                Landed::Part(crate::tools::html::to_text(&html)),
                 |client, bot, conv| async move {
-                    let c = client.reply(&conv, &AdminReply::comment(bot, body)).await?;
+                    let c = client.reply(&conv, &AdminReply::comment(bot, html)).await?;
                     Ok(new_part(&c))
                 },
             )
@@ -211,7 +213,7 @@ impl Toolbox {
             let tags = self.list(DirectoryList::Tags).await?;
             match guard::resolve("tag", "unknown_tag", &input.tag, &tags) {
                 Ok(id) => id.to_owned(),
-                Err(_) if self.mode == Mode::Live => {
+                Err(_) if self.mode_for(tool) == Mode::Live => {
                     let tag = self.client.create_or_find_tag(input.tag.trim()).await?;
                     self.tags_changed().await;
                     tag.id.to_string()
@@ -359,7 +361,7 @@ impl Toolbox {
             },
         )
         .await?;
-        if self.mode == Mode::Live {
+        if self.mode_for(tool) == Mode::Live {
             self.db.hand_off(&input.conversation_id, &reason).await?;
         }
         self.effects.push(Effect::HandedOff);
@@ -381,6 +383,12 @@ impl Toolbox {
         );
         for (i, d) in self.drafts.iter().enumerate() {
             body.push_str(&format!("{}. {d}\n", i + 1));
+        }
+        if !self.performed.is_empty() {
+            body.push_str("\nDone already (only the team sees these):\n");
+            for d in &self.performed {
+                body.push_str(&format!("- {d}\n"));
+            }
         }
         let conversation = self.scope.conversation_id.clone();
         let key = actions::key(

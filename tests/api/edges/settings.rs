@@ -35,7 +35,12 @@ fn serve_refuses_out_of_range_settings_with_one_line_naming_the_variable_and_the
         (
             "TRIAGED_MAX_ATTEMPTS",
             "0",
-            "TRIAGED_MAX_ATTEMPTS: 0 is out of range (allowed: 1 to 100)",
+            "TRIAGED_MAX_ATTEMPTS: 0 is out of range (allowed: 1 to 1000)",
+        ),
+        (
+            "TRIAGED_RETRY_FOR",
+            "30d",
+            "TRIAGED_RETRY_FOR: 30days is out of range (allowed: 0s to 7days)",
         ),
     ] {
         let out = run(triaged(
