@@ -23,7 +23,12 @@ fn tool() -> impl Strategy<Value = ToolName> {
 
 /// Ids drawn from a small pool, so targets often (but not always) hit the scope.
 fn id() -> impl Strategy<Value = String> {
-    prop_oneof![Just("215".to_owned()), Just("216".to_owned()), "[0-9]{1,4}", ""]
+    prop_oneof![
+        Just("215".to_owned()),
+        Just("216".to_owned()),
+        "[0-9]{1,4}",
+        ""
+    ]
 }
 
 fn scope() -> impl Strategy<Value = Scope> {
@@ -33,12 +38,14 @@ fn scope() -> impl Strategy<Value = Scope> {
         proptest::collection::btree_set(tool(), 0..8),
         0u32..3,
     )
-        .prop_map(|(conversation_id, contact_ids, allowed, max_replies)| Scope {
-            conversation_id,
-            contact_ids,
-            allowed: allowed.into_iter().collect::<BTreeSet<_>>(),
-            max_replies,
-        })
+        .prop_map(
+            |(conversation_id, contact_ids, allowed, max_replies)| Scope {
+                conversation_id,
+                contact_ids,
+                allowed: allowed.into_iter().collect::<BTreeSet<_>>(),
+                max_replies,
+            },
+        )
 }
 
 proptest! {
@@ -145,6 +152,9 @@ fn named_entities_beyond_the_basic_six_are_decoded() {
         ("&copy;", "©"),
         ("&Omega;", "Ω"),
     ] {
-        assert_eq!(html::to_text(&format!("<p>x{entity}y</p>")), format!("x{text}y"));
+        assert_eq!(
+            html::to_text(&format!("<p>x{entity}y</p>")),
+            format!("x{text}y")
+        );
     }
 }
