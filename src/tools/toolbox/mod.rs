@@ -6,6 +6,7 @@
 mod directory;
 mod perform;
 mod reads;
+mod view;
 mod writes;
 
 use serde::de::DeserializeOwned;
@@ -125,6 +126,8 @@ pub struct Toolbox {
     earlier_replies: std::collections::HashSet<String>,
     /// The scope's contacts whose companies are in `scope.company_ids` already.
     contacts_learned: std::collections::HashSet<String>,
+    /// The run's own conversation and contact, read once (see [`view`]).
+    view: view::View,
     /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
     reply_links: crate::tools::reply_html::ReplyLinks,
 }
@@ -157,6 +160,7 @@ impl Toolbox {
             fence: None,
             earlier_replies: Default::default(),
             contacts_learned: Default::default(),
+            view: view::View::default(),
             reply_links: Default::default(),
         }
     }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use super::{Stop, Toolbox};
 use crate::{
-    ids::{ContactId, ConversationId},
     intercom::{
         models::{CompanyId, Contact},
         search::{Operator, SearchQuery, SearchRequest},
@@ -105,29 +104,12 @@ impl Toolbox {
 
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
         self.may_read(Read::Conversation(id))?;
-        let conversation = self
-            .client
-            .retrieve_conversation(&ConversationId::from(id), true)
-            .await?;
-        let contact = match conversation.contact_ids().next() {
-            Some(id) => self.client.retrieve_contact(id).await.ok(),
-            None => None,
-        };
-        let dir = self.directory_inner().await?;
-        Ok(timeline::render(
-            &conversation,
-            &dir,
-            contact.as_ref(),
-            self.timeline_cap,
-        ))
+        self.conversation_for_model(id.trim()).await
     }
 
     pub(super) async fn get_contact(&mut self, input: inputs::GetContact) -> Result<String, Stop> {
         self.may_read(Read::Contact(&input.contact_id))?;
-        let contact = self
-            .client
-            .retrieve_contact(&ContactId::from(input.contact_id.trim()))
-            .await?;
+        let contact = self.contact_for_model(input.contact_id.trim()).await?;
         self.learn_contact(&contact);
         Ok(contact_text(&contact))
     }
@@ -263,7 +245,8 @@ impl Toolbox {
             .cloned()
             .collect();
         for id in unread {
-            let contact = self.client.retrieve_contact(&ContactId::from(id)).await?;
+            // The run's own contact is fetched once (see `view`); any other through Intercom.
+            let contact = self.contact_for_model(&id).await?;
             self.learn_contact(&contact);
         }
         Ok(())
