@@ -24,6 +24,7 @@ use crate::{
     sandbox::{Sandbox, SandboxConfig, Seed},
     store::Db,
     supervise::Health,
+    tools::reply_html::ReplyLinks,
     triage::Triage,
     web,
 };
@@ -149,6 +150,7 @@ impl App {
                 triage.llm_daily_budget = config.console.llm_daily_budget;
                 triage.package_code = config.app_package_code.clone();
                 triage.loop_guard_team = config.loop_guard_team.clone();
+                triage.reply_links = ReplyLinks::new(&config.reply_link_domains);
                 triage
             }),
         );
@@ -205,6 +207,7 @@ impl App {
             intercom.leaving_to_workers(config.mcp.worker_reserve),
             identity.admin_id.clone(),
             McpSettings {
+                reply_links: ReplyLinks::new(&config.reply_link_domains),
                 rate_limit: config.mcp.rate_limit,
                 allowed_hosts: config.mcp.allowed_hosts.clone(),
                 allowed_origins: config.mcp.allowed_origins.clone(),
@@ -429,13 +432,12 @@ async fn start_sandbox(
     embedded: &EmbeddedSandbox,
     daemon: SocketAddr,
 ) -> anyhow::Result<Sandbox> {
-    use secrecy::ExposeSecret;
     let mut sandbox = SandboxConfig::demo(embedded.listen);
     if let Some(secret) = config.webhook.secrets.first() {
-        sandbox.client_secret = secret.expose_secret().to_owned();
+        sandbox.client_secret = secret.clone();
     }
     if let Some(token) = &config.intercom.access_token {
-        sandbox.access_token = token.expose_secret().to_owned();
+        sandbox.access_token = token.clone();
     }
     if let Some(seed) = &embedded.seed {
         sandbox.seed = Seed::File(seed.clone());

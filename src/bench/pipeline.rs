@@ -98,7 +98,7 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<()> {
     serve.workers = args.workers;
     serve.debounce = args.debounce;
     serve.llm_base_url = model.base_url();
-    serve.llm_api_key = Some("bench".to_owned());
+    serve.llm_api_key = Some("bench".into());
     let config = Config::from_serve_args(serve).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::start(config).await?;
     let idle_rss = memory().rss_kib;

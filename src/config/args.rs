@@ -6,7 +6,9 @@ use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::{Durability, LogFormat, parse_duration};
+use secrecy::SecretString;
+
+use super::{Durability, LogFormat, parse_duration, parse_secret};
 
 /// Settings every command shares.
 #[derive(Debug, Clone, Args)]
@@ -49,8 +51,8 @@ pub struct DbArgs {
 #[derive(Debug, Clone, Args)]
 pub struct IntercomArgs {
     /// Intercom REST access token.
-    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub access_token: Option<SecretString>,
     /// Intercom REST base URL (US, EU, AU or a sandbox).
     #[arg(
         long,
@@ -109,8 +111,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TRIAGED_WORKERS", default_value_t = 4)]
     pub workers: usize,
     /// Webhook signing secret(s): the app's client secret; comma-separated to rotate keys.
-    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: Option<String>,
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub client_secret: Option<SecretString>,
     #[command(flatten)]
     pub intercom: IntercomArgs,
     /// OpenAI-compatible API base URL (including `/v1`).
@@ -121,13 +123,22 @@ pub struct ServeArgs {
     )]
     pub llm_base_url: String,
     /// LLM API key (`OPENAI_API_KEY` is read too). Without one, agent steps take their fallback.
-    #[arg(long, env = "TRIAGED_LLM_API_KEY", hide_env_values = true)]
-    pub llm_api_key: Option<String>,
-    #[arg(long, env = "OPENAI_API_KEY", hide = true, hide_env_values = true)]
-    pub openai_api_key: Option<String>,
+    #[arg(long, env = "TRIAGED_LLM_API_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub llm_api_key: Option<SecretString>,
+    #[arg(long, env = "OPENAI_API_KEY", hide = true, hide_env_values = true, value_parser = parse_secret)]
+    pub openai_api_key: Option<SecretString>,
     /// Default model for agent steps.
     #[arg(long, env = "TRIAGED_LLM_MODEL", default_value = "gpt-4.1-mini")]
     pub llm_model: String,
+    /// Domains a reply's URLs may link to, comma-separated (subdomains included); any other URL,
+    /// and any markup the model wrote, reaches the customer as text. `none`: no links.
+    #[arg(
+        long,
+        env = "TRIAGED_REPLY_LINK_DOMAINS",
+        value_delimiter = ',',
+        default_value = "intercom.help"
+    )]
+    pub reply_link_domains: Vec<String>,
     /// How long a conversation's events wait to be coalesced into one run.
     #[arg(long, env = "TRIAGED_DEBOUNCE", default_value = "15s", value_parser = parse_duration)]
     pub debounce: Duration,
@@ -229,11 +240,11 @@ pub struct SandboxArgs {
     pub webhook_url: Option<String>,
     /// The client secret notifications are signed with (the first one when comma-separated; a
     /// printed demo value when unset).
-    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: Option<String>,
+    #[arg(long, env = "INTERCOM_CLIENT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub client_secret: Option<SecretString>,
     /// The bearer token the sandbox accepts (a printed demo value when unset).
-    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    #[arg(long, env = "INTERCOM_ACCESS_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub access_token: Option<SecretString>,
     /// A workspace YAML file to start from instead of the demo workspace.
     #[arg(long, env = "SANDBOX_SEED")]
     pub seed: Option<PathBuf>,

@@ -101,7 +101,11 @@ pub(super) fn with_file_defaults(
         })
         .collect();
     for (id, value) in ids {
-        command = command.mut_arg(id, |a| a.default_value(value));
+        // A secret from the file must not become a `[default: …]` that `--help` prints.
+        command = command.mut_arg(id, |a| {
+            let secret = a.is_hide_env_values_set();
+            a.default_value(value).hide_default_value(secret)
+        });
     }
     let subs: Vec<String> = command
         .get_subcommands()

@@ -22,6 +22,7 @@ use clap::ValueEnum;
 pub use console::{ConsoleArgs, ConsoleConfig, ModelPrice};
 pub use layering::parse_cli;
 pub use mcp::McpConfig;
+use secrecy::{ExposeSecret, SecretString};
 pub use validated::{
     Config, EmbeddedSandbox, HttpConfig, IntercomConfig, LlmConfig, QueueConfig, RetryConfig,
     SandboxSettings, WebhookConfig, check_database_url,
@@ -43,6 +44,17 @@ pub enum ConfigError {
 /// separate units (`1m 30s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (use e.g. 250ms, 15s, 2m, 3d)"))
+}
+
+/// A secret setting (a token, a client secret, an API key): parsed straight into a
+/// [`SecretString`], whose `Debug` prints `[REDACTED]`, so no `{:?}` of the arguments shows it.
+pub fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+/// Whether a secret setting is blank (unset, for every purpose).
+pub fn is_blank(secret: &SecretString) -> bool {
+    secret.expose_secret().trim().is_empty()
 }
 
 /// How logs are written.
@@ -145,14 +157,14 @@ mod tests {
 
     #[test]
     fn secrets_split_on_commas_and_ignore_blanks() {
-        assert_eq!(split_secrets(Some(" a, b ,,c ")).len(), 3);
+        assert_eq!(split_secrets(Some(&" a, b ,,c ".into())).len(), 3);
         assert!(split_secrets(None).is_empty());
     }
 
     #[test]
     fn serve_without_a_secret_names_the_variable() {
         let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
-        args.intercom.access_token = Some("t".into());
+        args.intercom.access_token = Some(SecretString::from("t"));
         let err = Config::from_serve_args(args).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("INTERCOM_CLIENT_SECRET"));
     }
@@ -176,7 +188,7 @@ mod tests {
         bad.rate_limit = 0;
         assert!(bad.into_settings().is_err());
         let settings = args.into_settings().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(settings.access_token, DEMO_ACCESS_TOKEN);
+        assert_eq!(settings.access_token.expose_secret(), DEMO_ACCESS_TOKEN);
         assert_eq!(
             settings.demo_notes.len(),
             2,

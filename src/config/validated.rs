@@ -4,11 +4,12 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     ConfigError, DEMO_ACCESS_TOKEN, DEMO_CLIENT_SECRET, Durability,
     args::{SandboxArgs, ServeArgs},
+    is_blank,
 };
 
 /// `triaged sandbox`: the simulator's validated settings, demo credentials filled in.
@@ -19,9 +20,9 @@ pub struct SandboxSettings {
     /// Where notifications are POSTed (`SANDBOX_WEBHOOK_URL`); none sends nothing.
     pub webhook_url: Option<String>,
     /// The secret notifications are signed with (`INTERCOM_CLIENT_SECRET`, first entry).
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The bearer token accepted (`INTERCOM_ACCESS_TOKEN`).
-    pub access_token: String,
+    pub access_token: SecretString,
     /// A workspace file to start from instead of the demo workspace (`SANDBOX_SEED`).
     pub seed: Option<PathBuf>,
     /// REST requests allowed per 10-second window (`SANDBOX_RATE_LIMIT`).
@@ -49,22 +50,25 @@ impl SandboxArgs {
             });
         }
         let mut demo_notes = Vec::new();
-        let client_secret = match split_secrets(self.client_secret.as_deref()).first() {
-            Some(secret) => secrecy::ExposeSecret::expose_secret(secret).to_owned(),
+        let client_secret = match split_secrets(self.client_secret.as_ref())
+            .into_iter()
+            .next()
+        {
+            Some(secret) => secret,
             None => {
                 demo_notes.push(format!(
                     "INTERCOM_CLIENT_SECRET is unset: signing with the demo secret {DEMO_CLIENT_SECRET:?}"
                 ));
-                DEMO_CLIENT_SECRET.to_owned()
+                SecretString::from(DEMO_CLIENT_SECRET)
             }
         };
-        let access_token = match self.access_token.filter(|t| !t.trim().is_empty()) {
+        let access_token = match self.access_token.filter(|t| !is_blank(t)) {
             Some(token) => token,
             None => {
                 demo_notes.push(format!(
                     "INTERCOM_ACCESS_TOKEN is unset: accepting the demo token {DEMO_ACCESS_TOKEN:?}"
                 ));
-                DEMO_ACCESS_TOKEN.to_owned()
+                SecretString::from(DEMO_ACCESS_TOKEN)
             }
         };
         Ok(SandboxSettings {
@@ -127,6 +131,8 @@ pub struct Config {
     pub intercom: IntercomConfig,
     pub llm: LlmConfig,
     pub debounce: Duration,
+    /// Domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`); empty: none.
+    pub reply_link_domains: Vec<String>,
     /// How long directory lists are reused (`TRIAGED_DIRECTORY_TTL`).
     pub directory_ttl: Duration,
     pub queue: QueueConfig,
@@ -191,14 +197,14 @@ impl Config {
     /// Validates `serve` arguments.
     pub fn from_serve_args(args: ServeArgs) -> Result<Self, ConfigError> {
         super::ranges::check_serve(&args)?;
-        let mut secrets = split_secrets(args.client_secret.as_deref());
-        let mut access_token = args.intercom.access_token.filter(|t| !t.trim().is_empty());
+        let mut secrets = split_secrets(args.client_secret.as_ref());
+        let mut access_token = args.intercom.access_token.filter(|t| !is_blank(t));
         if args.sandbox {
             // The sandbox signs and authenticates with these; demo values when unset.
             if secrets.is_empty() {
                 secrets.push(SecretString::from(DEMO_CLIENT_SECRET));
             }
-            access_token.get_or_insert_with(|| DEMO_ACCESS_TOKEN.to_owned());
+            access_token.get_or_insert_with(|| SecretString::from(DEMO_ACCESS_TOKEN));
         }
         if secrets.is_empty() {
             return Err(ConfigError::Missing {
@@ -219,10 +225,11 @@ impl Config {
         )?;
         let api_key = args
             .llm_api_key
+            .filter(|k| !is_blank(k))
             .or(args.openai_api_key)
-            .filter(|k| !k.trim().is_empty())
-            .map(SecretString::from);
+            .filter(|k| !is_blank(k));
         let console = args.console.into_config()?;
+        let reply_link_domains = link_domains(&args.reply_link_domains)?;
         Ok(Self {
             console,
             listen: args.listen,
@@ -241,7 +248,7 @@ impl Config {
             },
             intercom: IntercomConfig {
                 base_url: args.intercom.intercom_base_url,
-                access_token: access_token.map(SecretString::from),
+                access_token,
                 admin_id: args.intercom.admin_id,
             },
             llm: LlmConfig {
@@ -250,6 +257,7 @@ impl Config {
                 model: args.llm_model,
             },
             debounce: args.debounce,
+            reply_link_domains,
             directory_ttl: args.directory_ttl,
             queue: QueueConfig {
                 workers: args.workers,
@@ -283,7 +291,7 @@ impl Config {
         let mut args = <ServeArgsParser as clap::Parser>::parse_from(["triaged"]).serve;
         args.db.database_url = database_url;
         args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        args.client_secret = Some(secrets.join(","));
+        args.client_secret = Some(SecretString::from(secrets.join(",")));
         args.sandbox = true;
         args.sandbox_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         args.poll_interval = Duration::from_millis(20);
@@ -322,9 +330,38 @@ pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `TRIAGED_REPLY_LINK_DOMAINS`: host names (`*.` allowed in front), or `none`.
+fn link_domains(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    let entries: Vec<String> = raw
+        .iter()
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if entries.iter().any(|d| d == "none") {
+        return Ok(Vec::new());
+    }
+    for domain in &entries {
+        let bare = domain.trim_start_matches("*.");
+        let valid = bare.contains('.')
+            && bare.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            return Err(ConfigError::Invalid {
+                var: "TRIAGED_REPLY_LINK_DOMAINS",
+                message: format!(
+                    "{domain:?} is not a domain (e.g. help.example.com, without https:// or a path)"
+                ),
+            });
+        }
+    }
+    Ok(entries)
+}
+
 /// `a, b ,c` → three secrets; empty entries are dropped.
-pub(super) fn split_secrets(raw: Option<&str>) -> Vec<SecretString> {
-    raw.unwrap_or_default()
+pub(super) fn split_secrets(raw: Option<&SecretString>) -> Vec<SecretString> {
+    raw.map(ExposeSecret::expose_secret)
+        .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

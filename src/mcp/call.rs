@@ -300,6 +300,7 @@ impl McpState {
             Mode::Live,
             scope,
         );
+        toolbox.reply_links(self.settings.reply_links.clone());
         let output = toolbox.call(tool.as_str(), &arguments.to_string()).await;
         finish_run(&self.db, run_id, "mcp", &output, started.elapsed())
             .await

@@ -25,6 +25,8 @@ use crate::{ids::AdminId, intercom::IntercomClient, store::Db};
 /// The MCP server's settings (the app builds them from the configuration).
 #[derive(Debug, Clone)]
 pub struct McpSettings {
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    pub reply_links: crate::tools::reply_html::ReplyLinks,
     /// Tool calls a minute per token, unless the token says otherwise.
     pub rate_limit: u32,
     /// `Host` values accepted (loopback, the public URL's host, `TRIAGED_MCP_ALLOWED_HOSTS`).

@@ -240,7 +240,9 @@ struct NewApp {
 
 async fn add_app(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     let app: NewApp = parse_body(&body)?;
-    if app.access_token.trim().is_empty() || app.access_token == state.access_token {
+    if app.access_token.trim().is_empty()
+        || app.access_token == secrecy::ExposeSecret::expose_secret(&state.access_token)
+    {
         return Err(ApiError::invalid(
             "access_token must be non-empty and differ from the sandbox's own",
         ));

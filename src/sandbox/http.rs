@@ -115,7 +115,7 @@ fn app_of(shared: &Shared, req: &Request) -> Option<App> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))?
         .trim();
-    if token == shared.access_token {
+    if token == secrecy::ExposeSecret::expose_secret(&shared.access_token) {
         return Some(App(APP_PACKAGE_CODE.to_owned()));
     }
     lock(&shared.apps).get(token).cloned().map(App)

@@ -66,6 +66,7 @@ use std::{
 };
 
 use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -88,9 +89,9 @@ pub struct SandboxConfig {
     /// Address to bind; port 0 picks a free one.
     pub listen: SocketAddr,
     /// The bearer token REST calls must carry.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// The client secret notifications are signed with.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Where notifications are POSTed; none sends nothing.
     pub webhook_url: Option<String>,
     pub seed: Seed,
@@ -118,8 +119,8 @@ impl SandboxConfig {
     pub fn demo(listen: SocketAddr) -> Self {
         Self {
             listen,
-            access_token: DEMO_ACCESS_TOKEN.to_owned(),
-            client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            access_token: SecretString::from(DEMO_ACCESS_TOKEN),
+            client_secret: SecretString::from(DEMO_CLIENT_SECRET),
             webhook_url: None,
             seed: Seed::Demo,
             rate_limit: DEFAULT_RATE_LIMIT,
@@ -185,7 +186,7 @@ pub struct SandboxStats {
 pub(crate) struct Shared {
     pub ws: Mutex<model::Workspace>,
     pub clock: clock::Clock,
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Second apps: access token → `app_package_code` (see [`Sandbox::add_app`]).
     pub apps: Mutex<BTreeMap<String, String>>,
     pub webhook_url: Mutex<Option<String>>,
@@ -222,7 +223,7 @@ impl Sandbox {
         let ws = seed::load(&yaml, clock.now())?;
         let stats = Arc::new(Mutex::new(SandboxStats::default()));
         let emitter = webhooks::Emitter::start(
-            config.client_secret.clone(),
+            config.client_secret.expose_secret().to_owned(),
             config.redeliver_after,
             stats.clone(),
         )?;
@@ -253,6 +254,15 @@ impl Sandbox {
                 .await
         });
         tracing::info!(%addr, "Intercom sandbox listening");
+        if !addr.ip().is_loopback() {
+            // The control API has no authentication: anyone who reaches it can act as a customer
+            // and point notifications anywhere (`PUT /_sandbox/webhook_url`, an SSRF relay).
+            tracing::warn!(
+                %addr,
+                "the Intercom sandbox listens beyond loopback; its control API has no \
+                 authentication and can send requests anywhere (bind 127.0.0.1)"
+            );
+        }
         Ok(Sandbox {
             shared,
             addr,

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
 
 use super::{
     ALL, Access, ToolName,
@@ -134,8 +133,7 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
             .intercom
             .access_token
             .clone()
-            .filter(|t| !t.trim().is_empty())
-            .map(SecretString::from),
+            .filter(|t| !crate::config::is_blank(t)),
         admin_id: args.intercom.admin_id.clone(),
     };
     let client = IntercomClient::from_config(&config).build()?;

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod guard;
 pub mod html;
 pub mod inputs;
+pub mod reply_html;
 mod summary;
 pub mod timeline;
 pub mod toolbox;

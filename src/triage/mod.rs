@@ -47,6 +47,8 @@ pub struct Triage {
     pub max_replies_per_hour: u32,
     /// The team the loop guard assigns to (else the playbook's fallback team).
     pub loop_guard_team: Option<String>,
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    pub reply_links: crate::tools::reply_html::ReplyLinks,
     learned_package_code: OnceLock<String>,
 }
 
@@ -84,6 +86,7 @@ impl Triage {
             max_replies_per_hour,
             loop_guard_team: None,
             learned_package_code: OnceLock::new(),
+            reply_links: Default::default(),
         }
     }
 
@@ -300,6 +303,7 @@ impl Triage {
         if let Some(lease) = attempt.lease {
             toolbox.fence(lease.clone());
         }
+        toolbox.reply_links(self.reply_links.clone());
         toolbox.resume(earlier_replies);
         let directory = toolbox.directory().await;
         let over_budget = self.over_budget().await?;

@@ -187,7 +187,7 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
     stub.push([model(in_flight_tx)]);
     let llm = stub.base_url();
     let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
-    config.client_secret = SECRET.to_owned();
+    config.client_secret = SECRET.into();
     config.webhook_url = Some(format!("http://{listen}/webhooks/intercom"));
     config.rate_limit = 100_000;
     // A message written while the daemon is down reaches it on Intercom's one redelivery

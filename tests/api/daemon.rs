@@ -18,6 +18,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     /// The built-in sandbox's base URL, when there is one.
     pub sandbox: Option<String>,
+    /// The log lines up to and including "triaged is listening".
+    pub startup: Vec<Value>,
     lines: mpsc::UnboundedReceiver<Value>,
 }
 
@@ -68,6 +70,7 @@ impl Daemon {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             sandbox: None,
+            startup: Vec::new(),
             lines,
         };
         let mut seen = Vec::new();
@@ -82,14 +85,13 @@ impl Daemon {
             .find(|l| l["fields"]["message"] == "running against the built-in Intercom sandbox")
             .and_then(|l| l["fields"]["sandbox"].as_str())
             .map(str::to_owned);
-        let listening: Vec<Value> = seen
-            .into_iter()
-            .filter(|l| l["fields"]["message"] == "triaged is listening")
-            .collect();
-        daemon.addr = listening[0]["fields"]["addr"]
-            .as_str()
+        daemon.addr = seen
+            .iter()
+            .find(|l| l["fields"]["message"] == "triaged is listening")
+            .and_then(|l| l["fields"]["addr"].as_str())
             .and_then(|a| a.parse().ok())
             .expect("listening line carries the address");
+        daemon.startup = seen;
         daemon
     }
 

@@ -5,6 +5,8 @@ mod connections;
 mod error_lines;
 mod notification_ids;
 mod read_commands;
+mod sandbox_exposure;
+mod secrets;
 mod settings;
 mod signature_flood;
 mod utf8;

@@ -77,7 +77,7 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
         Turn::Text("answered".into()),
     ]);
     let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
-    config.client_secret = SECRET.to_owned();
+    config.client_secret = SECRET.into();
     let sandbox = Sandbox::start(config).await.unwrap();
 
     let mut first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;

@@ -27,6 +27,7 @@ mod mcp;
 mod playbook;
 mod playbook_test;
 mod real_model;
+mod replies;
 mod retry_budget;
 mod sandbox;
 mod scenarios;

@@ -58,9 +58,9 @@ impl Sim {
     pub async fn start_with(change: impl FnOnce(&mut SandboxConfig)) -> Sim {
         triaged::install_crypto_provider();
         let mut config = SandboxConfig::demo(SocketAddr::from(([127, 0, 0, 1], 0)));
-        config.client_secret = SECRET.to_owned();
+        config.client_secret = SECRET.into();
         change(&mut config);
-        let token = config.access_token.clone();
+        let token = secrecy::ExposeSecret::expose_secret(&config.access_token).to_owned();
         let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         let base = sandbox.base_url();
         Sim {

@@ -123,6 +123,8 @@ pub struct Toolbox {
     fence: Option<(Db, crate::store::leases::Lease)>,
     /// Keys of the replies earlier attempts of this run made (they count towards the reply cap).
     earlier_replies: std::collections::HashSet<String>,
+    /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
+    reply_links: crate::tools::reply_html::ReplyLinks,
 }
 
 impl Toolbox {
@@ -152,7 +154,13 @@ impl Toolbox {
             from_playbook: false,
             fence: None,
             earlier_replies: Default::default(),
+            reply_links: Default::default(),
         }
+    }
+
+    /// The domains a reply's URLs may link to; any other URL stays text.
+    pub fn reply_links(&mut self, links: crate::tools::reply_html::ReplyLinks) {
+        self.reply_links = links;
     }
 
     /// Fences every live write with the run's lease: a run that lost it writes nothing.

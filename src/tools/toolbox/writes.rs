@@ -44,15 +44,17 @@ impl Toolbox {
             return Err(Stop::Invalid("the reply `body` is empty".to_owned()));
         }
         let describe = format!("reply to the customer:\n«{body}»");
+        // Text, not HTML: the model's markup is escaped, only allowed links are links.
+        let html = crate::tools::reply_html::to_html(&body, &self.reply_links);
         let done = self
             .perform(
                 tool,
                 &input.conversation_id,
                 canonical,
                 describe,
-                Landed::Part(body.clone()),
+                Landed::Part(crate::tools::html::to_text(&html)),
                 |client, bot, conv| async move {
-                    let c = client.reply(&conv, &AdminReply::comment(bot, body)).await?;
+                    let c = client.reply(&conv, &AdminReply::comment(bot, html)).await?;
                     Ok(new_part(&c))
                 },
             )
