@@ -196,7 +196,7 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
         )))),
     ]);
     let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
-    config.client_secret = SECRET.to_owned();
+    config.client_secret = SECRET.into();
     let sandbox = Sandbox::start(config).await.unwrap();
 
     let first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
