@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     llm::Llm,
-    playbook::{MatchContext, Playbook, Step, Target, TemplateValues},
+    playbook::{MatchContext, Playbook, Step, Target, TemplateValues, Variable},
     tools::{
         ToolName,
         toolbox::{CallStatus, Effect, Toolbox},
@@ -207,6 +207,24 @@ async fn run_step(
     recorder: &Recorder,
 ) -> StepEnd {
     let conversation = subject.conversation_id;
+    let with_contact;
+    let values = match step {
+        Step::Note(t) | Step::Reply(t) if t.variables().any(Variable::is_contact) => {
+            // The contact is read when a template first names it, and once per run.
+            match toolbox.run_contact().await {
+                Ok(contact) => {
+                    let contact = contact.as_ref();
+                    with_contact = values.with_contact(
+                        contact.and_then(|c| c.name.clone()),
+                        contact.and_then(|c| c.email.clone()),
+                    );
+                    &with_contact
+                }
+                Err(e) => return StepEnd::Retry(e.to_string()),
+            }
+        }
+        _ => values,
+    };
     let render = |t: &crate::playbook::Template| t.render(values).map_err(|e| e.to_string());
     let (tool, args): (ToolName, Value) = match step {
         Step::Tag(tag) => (

@@ -49,6 +49,14 @@ pub fn matches(playbook: &Playbook, ctx: &MatchContext) -> bool {
         && conditions_hold(&playbook.trigger.conditions, ctx)
 }
 
+impl Conditions {
+    /// Whether the conditions look at the contact (its role or custom attributes): only then is
+    /// it fetched before matching.
+    pub fn use_contact(&self) -> bool {
+        self.contact_role.is_some() || !self.custom_attributes.is_empty()
+    }
+}
+
 /// Whether every condition holds for `ctx`.
 pub fn conditions_hold(c: &Conditions, ctx: &MatchContext) -> bool {
     let message = ctx.message.to_lowercase();

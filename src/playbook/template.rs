@@ -36,6 +36,14 @@ pub const VARIABLES: &[(&str, Variable)] = &[
 ];
 
 impl Variable {
+    /// Whether its value comes from the contact (fetched only for templates that use one).
+    pub fn is_contact(self) -> bool {
+        matches!(
+            self,
+            Self::ContactName | Self::ContactFirstName | Self::ContactEmail
+        )
+    }
+
     /// The name written in templates, e.g. `contact.first_name`.
     pub fn name(self) -> &'static str {
         VARIABLES
@@ -91,6 +99,16 @@ impl TemplateValues {
             playbook_name: Some(playbook.name.clone()),
             ticket_id: None,
             failure_reason: None,
+        }
+    }
+
+    /// These values with the contact's name and email (a contact fetched when a template
+    /// needed it).
+    pub fn with_contact(&self, name: Option<String>, email: Option<String>) -> Self {
+        Self {
+            contact_name: name,
+            contact_email: email,
+            ..self.clone()
         }
     }
 

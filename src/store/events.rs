@@ -184,6 +184,18 @@ impl Db {
         Ok(row)
     }
 
+    /// The newest event stored for a conversation, the bot's own echoes left out: a run whose
+    /// copy of the conversation predates it reads the conversation afresh.
+    pub async fn newest_event(&self, conversation_id: &str) -> Result<Option<i64>, StoreError> {
+        let id = sqlx::query_scalar(
+            "SELECT MAX(id) FROM webhook_events WHERE conversation_id = ? AND status != 'ignored'",
+        )
+        .bind(conversation_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
     /// Events still waiting for a run, oldest first (the start-up reconciler re-enqueues these
     /// when their job is gone).
     pub async fn queued_events(&self) -> Result<Vec<(i64, Option<String>)>, StoreError> {

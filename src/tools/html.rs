@@ -1,5 +1,5 @@
 //! HTML to plain text for a model: REST bodies are HTML (API_FACTS §9). Block tags become line
-//! breaks, links keep their URL, entities are decoded, everything else is dropped. Pure; never
+//! breaks, links keep their URL, every HTML5 entity is decoded, everything else is dropped. Pure; never
 //! fails on malformed markup.
 
 /// Plain text of an HTML fragment, with runs of blank lines collapsed.
@@ -53,49 +53,13 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     Some(value.split(quote).next().unwrap_or_default().to_owned())
 }
 
+/// Every HTML5 character reference (named, decimal, hex); a no-break space becomes a space.
+/// html-escape rather than a hand-written table: the named references number over 2,000.
 fn decode(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp..];
-        let end = after.find(';').filter(|&e| e <= 10);
-        let decoded = end.and_then(|e| entity(&after[1..e]));
-        match (decoded, end) {
-            (Some(c), Some(e)) => {
-                out.push(c);
-                rest = &after[e + 1..];
-            }
-            _ => {
-                out.push('&');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        "nbsp" => Some(' '),
-        _ => {
-            let n = name.strip_prefix('#')?;
-            let code = match n.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => n.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
+    html_escape::decode_html_entities(text).replace('\u{a0}', " ")
 }
 
 /// Trims each line and keeps at most one blank line between paragraphs.
@@ -126,6 +90,14 @@ mod tests {
         assert_eq!(
             to_text(html),
             "Hi Jane,\n\nsee [https://x.io/a] the guide & reply — thanks\n\n- one\n- two"
+        );
+    }
+
+    #[test]
+    fn every_named_entity_is_decoded_not_only_six() {
+        assert_eq!(
+            to_text("caf&eacute; &mdash; wait&hellip; it&rsquo;s &copy; &euro;5 &lt;3 &#x1F600;"),
+            "café — wait… it’s © €5 <3 😀"
         );
     }
 

@@ -204,13 +204,18 @@ impl Triage {
                 return Ok(skipped(reason).seeing(seen));
             }
         }
+        // The contact only when a condition looks at it; templates and tools fetch it (once)
+        // when they need it.
+        let contact_matters = playbooks.iter().any(|p| {
+            p.trigger.topics.iter().any(|t| t == topic) && p.trigger.conditions.use_contact()
+        });
         let contact = match conversation.contact_ids().next() {
-            Some(id) => match self.intercom.retrieve_contact(id).await {
+            Some(id) if contact_matters => match self.intercom.retrieve_contact(id).await {
                 Ok(c) => Some(c),
                 Err(e) if e.is_transient() => return Err(intercom_error(e)),
                 Err(_) => None,
             },
-            None => None,
+            _ => None,
         };
         let recorder = Recorder::new(self.db.clone(), run_id).await;
         let mut scope = Scope {
@@ -305,19 +310,19 @@ impl Triage {
         }
         toolbox.reply_links(self.reply_links.clone());
         toolbox.resume(earlier_replies);
-        let directory = toolbox.directory().await;
+        let newest_event = attempt.covered.iter().copied().fold(event.id, i64::max);
+        toolbox.know(
+            conversation.clone(),
+            newest_event,
+            contact_matters.then(|| contact.clone()),
+        );
         let over_budget = self.over_budget().await?;
         let subject = run_playbook::Subject {
             playbook,
             ctx: &ctx,
             conversation_id,
             topic,
-            timeline: timeline::render(
-                &conversation,
-                &directory,
-                contact.as_ref(),
-                timeline::DEFAULT_CAP,
-            ),
+            timeline: toolbox.prompt_timeline().await,
             over_budget,
             last_attempt: attempt.last,
         };

@@ -99,11 +99,21 @@ impl Toolbox {
 
     /// A team's name from the run's copy of the list, else its id.
     pub(super) fn name_of_team(&self, id: &str) -> String {
-        self.lists
-            .teams
+        self.name_in(DirectoryList::Teams, id)
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    /// The name of `id` in the run's copy of `list`, if the run has read it.
+    pub(super) fn name_in(&self, list: DirectoryList, id: &str) -> Option<String> {
+        let entries = match list {
+            DirectoryList::Teams => &self.lists.teams,
+            DirectoryList::Admins => &self.lists.admins,
+            DirectoryList::Tags => &self.lists.tags,
+            DirectoryList::TicketTypes => &self.lists.ticket_types,
+        };
+        entries
             .as_deref()
             .and_then(|t| t.iter().find(|(tid, _)| tid == id))
             .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| id.to_owned())
     }
 }

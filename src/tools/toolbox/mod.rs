@@ -6,6 +6,7 @@
 mod directory;
 mod perform;
 mod reads;
+mod view;
 mod writes;
 
 use serde::de::DeserializeOwned;
@@ -123,6 +124,8 @@ pub struct Toolbox {
     fence: Option<(Db, crate::store::leases::Lease)>,
     /// Keys of the replies earlier attempts of this run made (they count towards the reply cap).
     earlier_replies: std::collections::HashSet<String>,
+    /// The run's own conversation and contact, read once (see [`view`]).
+    view: view::View,
     /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
     reply_links: crate::tools::reply_html::ReplyLinks,
 }
@@ -154,6 +157,7 @@ impl Toolbox {
             from_playbook: false,
             fence: None,
             earlier_replies: Default::default(),
+            view: view::View::default(),
             reply_links: Default::default(),
         }
     }

@@ -128,6 +128,14 @@ impl Toolbox {
             ));
         }
         self.db.begin_action(&record).await?;
+        if !matches!(
+            tool,
+            ToolName::TagConversation | ToolName::UntagConversation
+        ) {
+            // The run's copy of the conversation no longer says what Intercom has (a tag write
+            // is applied to the copy instead, once done).
+            self.view.wrote();
+        }
         let conv = ConversationId::from(conversation);
         match op(self.client.clone(), self.bot.clone(), conv).await {
             Ok(done) => {

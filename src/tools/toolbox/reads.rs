@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use super::{Stop, Toolbox};
 use crate::{
-    ids::{ContactId, ConversationId},
     intercom::{
         models::{CompanyId, Contact},
         search::{Operator, SearchQuery, SearchRequest},
@@ -99,28 +98,11 @@ impl Toolbox {
     }
 
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
-        let conversation = self
-            .client
-            .retrieve_conversation(&ConversationId::from(id), true)
-            .await?;
-        let contact = match conversation.contact_ids().next() {
-            Some(id) => self.client.retrieve_contact(id).await.ok(),
-            None => None,
-        };
-        let dir = self.directory_inner().await?;
-        Ok(timeline::render(
-            &conversation,
-            &dir,
-            contact.as_ref(),
-            self.timeline_cap,
-        ))
+        self.conversation_for_model(id).await
     }
 
     pub(super) async fn get_contact(&mut self, input: inputs::GetContact) -> Result<String, Stop> {
-        let contact = self
-            .client
-            .retrieve_contact(&ContactId::from(input.contact_id))
-            .await?;
+        let contact = self.contact_for_model(&input.contact_id).await?;
         Ok(contact_text(&contact))
     }
 

@@ -250,6 +250,14 @@ impl Toolbox {
                 },
             )
             .await?;
+        if self.mode_for(tool) == Mode::Live
+            && let Some(id) = done.reference.as_deref()
+        {
+            let name = self
+                .name_in(DirectoryList::Tags, id)
+                .unwrap_or_else(|| input.tag.trim().to_owned());
+            self.view.tagged(id, &name, adding);
+        }
         self.effects.push(if adding {
             Effect::Tagged
         } else {
@@ -414,6 +422,7 @@ impl Toolbox {
             .await
             .map_err(|e| e.to_string())?;
         let conv = ConversationId::from(conversation.as_str());
+        self.view.wrote();
         match self
             .client
             .reply(&conv, &AdminReply::note(self.bot.clone(), body.trim_end()))

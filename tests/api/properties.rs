@@ -1,0 +1,160 @@
+//! Properties over generated inputs (issue 10 Build 8), next to the fuzz targets in `fuzz/`:
+//! the guard never lets a write leave its scope, the rate limiter never sends more than a window
+//! allows, and HTML-to-text never panics and decodes every entity.
+
+use std::{
+    collections::BTreeSet,
+    time::{Duration, SystemTime},
+};
+
+use proptest::prelude::*;
+use triaged::{
+    intercom::ratelimit::{Decision, RateHeaders, RateLimiter},
+    tools::{
+        Access, ToolName,
+        guard::{self, Scope, Tally},
+        html, reply_html,
+    },
+};
+
+fn tool() -> impl Strategy<Value = ToolName> {
+    (0..triaged::tools::ALL.len()).prop_map(|i| triaged::tools::ALL[i])
+}
+
+/// Ids drawn from a small pool, so targets often (but not always) hit the scope.
+fn id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("215".to_owned()),
+        Just("216".to_owned()),
+        "[0-9]{1,4}",
+        ""
+    ]
+}
+
+fn scope() -> impl Strategy<Value = Scope> {
+    (
+        id(),
+        proptest::collection::vec(id(), 0..3),
+        proptest::collection::btree_set(tool(), 0..8),
+        0u32..3,
+    )
+        .prop_map(
+            |(conversation_id, contact_ids, allowed, max_replies)| Scope {
+                conversation_id,
+                contact_ids,
+                allowed: allowed.into_iter().collect::<BTreeSet<_>>(),
+                max_replies,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_guard_never_allows_a_write_outside_the_scope(
+        scope in scope(),
+        replies in 0u32..4,
+        tool in tool(),
+        target in proptest::option::of(id()),
+        contact in proptest::option::of(id()),
+    ) {
+        let tally = Tally { replies, writes: 0 };
+        let verdict = guard::check(&scope, &tally, tool, target.as_deref(), contact.as_deref());
+        if verdict.is_ok() {
+            prop_assert!(scope.allowed.contains(&tool), "{tool:?} is not in the allowlist");
+            if tool.access() != Access::Read {
+                prop_assert!(target.as_deref().is_none_or(|t| t == scope.conversation_id));
+                prop_assert!(contact.as_deref().is_none_or(|c| scope.contact_ids.iter().any(|s| s == c)));
+                if tool == ToolName::ReplyToConversation {
+                    prop_assert!(replies < scope.max_replies);
+                }
+            }
+        } else {
+            let refusal = verdict.unwrap_err();
+            prop_assert!(!refusal.message.is_empty() && !refusal.label.is_empty());
+        }
+    }
+
+    /// A workspace limit of `limit` per 10 s window; batches of up to 4 concurrent requests ask
+    /// the limiter, those it lets go reach the "server", which answers with the headers Intercom
+    /// sends. Never more than `limit` requests land in one window (no 429).
+    #[test]
+    fn the_rate_limiter_never_sends_more_than_a_window_allows(
+        limit in 4u64..40,
+        steps in proptest::collection::vec((0u64..4000, 1usize..5), 1..200),
+    ) {
+        let start = 1_767_000_000_000u64; // ms, a window boundary
+        let mut limiter = RateLimiter::new();
+        let mut now_ms = start;
+        let mut window = now_ms / 10_000;
+        let mut used = 0u64;
+        let mut sent = 0u64;
+        for (advance, batch) in steps {
+            now_ms += advance;
+            if now_ms / 10_000 != window {
+                window = now_ms / 10_000;
+                used = 0;
+            }
+            let now = SystemTime::UNIX_EPOCH + Duration::from_millis(now_ms);
+            let going = (0..batch)
+                .filter(|_| limiter.before_send(now) == Decision::Go)
+                .count();
+            for _ in 0..going {
+                used += 1;
+                sent += 1;
+                prop_assert!(used <= limit, "{used} requests in a window of {limit}");
+                limiter.on_response(now, RateHeaders {
+                    limit: Some(limit),
+                    remaining: Some(limit - used),
+                    reset: Some((window + 1) * 10),
+                    date: Some(now_ms / 1000),
+                });
+            }
+        }
+        prop_assert!(sent > 0);
+    }
+
+    #[test]
+    fn html_to_text_never_panics_on_any_text(text in "\\PC{0,200}") {
+        let _ = html::to_text(&text);
+        let _ = html::to_text(&reply_html::to_html(&text, &reply_html::ReplyLinks::default()));
+    }
+
+    #[test]
+    fn every_character_reference_decodes_to_its_character(c in any::<char>()) {
+        prop_assume!(!c.is_whitespace() && !c.is_control() && c != '\u{0}');
+        let decimal = html::to_text(&format!("<p>&#{};</p>", c as u32));
+        let hex = html::to_text(&format!("<p>&#x{:X};</p>", c as u32));
+        prop_assert_eq!(&decimal, &c.to_string());
+        prop_assert_eq!(&hex, &c.to_string());
+    }
+
+    /// Whatever a model writes on one line, the customer reads back exactly that text: escaped
+    /// markup and named entities decode to what was typed.
+    #[test]
+    fn a_reply_reads_back_as_the_text_the_model_wrote(text in "[a-zA-Z0-9<>&\"'/=;#éü€— ]{1,60}") {
+        let text = text.trim().to_owned();
+        prop_assume!(!text.is_empty());
+        let sent = reply_html::to_html(&text, &reply_html::ReplyLinks::none());
+        prop_assert_eq!(html::to_text(&sent), text);
+    }
+}
+
+#[test]
+fn named_entities_beyond_the_basic_six_are_decoded() {
+    for (entity, text) in [
+        ("&eacute;", "é"),
+        ("&mdash;", "—"),
+        ("&hellip;", "…"),
+        ("&rsquo;", "’"),
+        ("&euro;", "€"),
+        ("&copy;", "©"),
+        ("&Omega;", "Ω"),
+    ] {
+        assert_eq!(
+            html::to_text(&format!("<p>x{entity}y</p>")),
+            format!("x{text}y")
+        );
+    }
+}
