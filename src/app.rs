@@ -115,6 +115,9 @@ impl App {
         };
         let names: Vec<&str> = playbooks.iter().map(|p| p.name.as_str()).collect();
         tracing::info!(count = names.len(), playbooks = %names.join(", "), "playbooks loaded");
+        for warning in playbooks.warnings() {
+            tracing::warn!(problem = %warning, "playbook warning");
+        }
         let playbooks = Arc::new(LivePlaybooks::new(&config.playbooks, playbooks));
         let prices = PriceTable::with(config.console.prices.clone());
         let llm = Llm::from_config(&config.llm, crate::llm::DEFAULT_TIMEOUT)

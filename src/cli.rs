@@ -445,7 +445,8 @@ async fn replay_many(
     })
 }
 
-/// `triaged playbook check`: every problem on stderr, or a one-line summary on stdout.
+/// `triaged playbook check`: every problem on stderr, or the warnings on stderr and a one-line
+/// summary on stdout.
 fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
     let mut diagnostics = match crate::playbook::load_paths(paths) {
         Ok(set) if set.is_empty() => paths
@@ -458,6 +459,10 @@ fn check_playbooks(paths: &[PathBuf]) -> ExitCode {
             })
             .collect(),
         Ok(set) => {
+            // Warnings do not fail the check: the playbooks load as they are.
+            for warning in set.warnings() {
+                eprintln!("{warning}");
+            }
             let names: Vec<&str> = set.iter().map(|p| p.name.as_str()).collect();
             println!(
                 "{} playbook{} OK: {}",

@@ -4,7 +4,10 @@
 //! `actions` record, result caps. A write is first claimed in `mcp_calls`: the same call (token,
 //! tool, arguments) retried within [`crate::store::mcp_calls::RETRY_WINDOW_SECONDS`] gets the first call's result back.
 //!
-//! Reads may look at the whole workspace (the token's scope); a write may only touch the
+//! Reads may look at the whole workspace ([`Reads::Workspace`]): an MCP token is a teammate's
+//! (or their assistant's), issued on purpose with its own scope (`mcp-read`/`mcp-write`, tags, a
+//! tool list), not a run started by a customer's message, so the agent's per-conversation read
+//! scope does not apply; what a token may call is its grant. A write may only touch the
 //! conversation its arguments name, and acts as the configured bot admin, never as anyone the
 //! arguments say.
 
@@ -24,7 +27,7 @@ use crate::{
     tools::{
         Access, ToolName,
         cli::{finish_run, start_run},
-        guard::Scope,
+        guard::{Reads, Scope},
         toolbox::{self, ToolOutput, Toolbox},
     },
 };
@@ -231,12 +234,11 @@ impl McpState {
     /// A read: the whole workspace is in scope; nothing is recorded in `actions`, so the toolbox
     /// needs no run (run 0 is never written).
     async fn read(&self, grant: &Grant, tool: ToolName, arguments: &Value) -> ToolOutput {
-        let scope = Scope {
-            conversation_id: String::new(),
-            contact_ids: Vec::new(),
-            allowed: Self::allowed(grant),
-            max_replies: 0,
-        };
+        // A teammate's token, not a customer's run: its reads reach the workspace (what a
+        // token may call is its grant: scope, tags, tool list).
+        let scope = Scope::conversation("", Vec::new())
+            .reading(Reads::Workspace)
+            .allowing(Self::allowed(grant));
         let mut toolbox = Toolbox::new(
             self.intercom.clone(),
             self.db.clone(),
@@ -286,12 +288,10 @@ impl McpState {
         let run_id = start_run(&self.db, "mcp", tool, &arguments.to_string(), conversation)
             .await
             .map_err(internal)?;
-        let scope = Scope {
-            conversation_id: conversation.unwrap_or_default().to_owned(),
-            contact_ids,
-            allowed: Self::allowed(grant),
-            max_replies: 1,
-        };
+        let scope = Scope::conversation(conversation.unwrap_or_default(), contact_ids)
+            .reading(Reads::Workspace)
+            .allowing(Self::allowed(grant))
+            .replies(1);
         let mut toolbox = Toolbox::new(
             self.intercom.clone(),
             self.db.clone(),

@@ -91,11 +91,15 @@ impl From<Location> for Pos {
     }
 }
 
-/// Collects the diagnostics of one file.
+/// Collects the diagnostics of one file: errors (the file is refused) and warnings (it loads).
 #[derive(Debug)]
 pub struct Report {
     file: PathBuf,
+    /// Errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// Warnings: the playbook loads, but does something its author should know about. Each
+    /// message starts with `warning: `.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Report {
@@ -103,7 +107,18 @@ impl Report {
         Self {
             file,
             diagnostics: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records one warning at `pos` (`warning: ` is prefixed).
+    pub fn warn(&mut self, pos: Pos, message: impl AsRef<str>) {
+        self.warnings.push(Diagnostic {
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+            message: format!("warning: {}", message.as_ref()),
+        });
     }
 
     /// Records one error at `pos`.

@@ -130,6 +130,9 @@ impl LivePlaybooks {
                     changed = %changed.join(", "),
                     "playbooks reloaded"
                 );
+                for warning in set.warnings() {
+                    tracing::warn!(problem = %warning, "playbook warning");
+                }
                 if !changed.is_empty() {
                     self.set.send_replace(Arc::new(set));
                 }

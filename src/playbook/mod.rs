@@ -50,7 +50,7 @@ pub use load::{TEST_SUFFIXES, load_dir, load_paths, parse_str, playbook_files};
 pub use matching::{ContactFacts, MatchContext, conditions_hold, matches, within};
 pub use model::{
     Agent, Assignee, BusinessHours, Conditions, ConversationState, DEFAULT_WALL_TIME, Day, Mode,
-    Playbook, Step, Target, Trigger,
+    Playbook, Reads, Step, Target, Trigger,
 };
 pub use names::{Access, CHANNELS, KNOWN_TOOLS, TOPICS, tool_access};
 pub use schema::schema;
@@ -82,6 +82,11 @@ impl PlaybookSet {
     /// The playbook with this name.
     pub fn get(&self, name: &str) -> Option<&Playbook> {
         self.playbooks.iter().find(|p| p.name == name)
+    }
+
+    /// What `triaged playbook check` warns about in any of them (they load all the same).
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.playbooks.iter().flat_map(|p| p.warnings.iter())
     }
 
     /// All playbooks, in matching order.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::ids::{AdminId, TeamId};
 
-pub use super::spec::{Day, Mode};
+pub use super::spec::{Day, Mode, Reads};
 use super::template::Template;
 
 /// A checked playbook.
@@ -28,6 +28,8 @@ pub struct Playbook {
     pub steps: Vec<Step>,
     /// Steps run when a step or the agent fails. Never contains an agent.
     pub fallback: Vec<Step>,
+    /// What `triaged playbook check` warns about (the playbook loads all the same).
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 impl Playbook {
@@ -149,6 +151,8 @@ pub struct Agent {
     pub model: Option<String>,
     /// Known tool names only.
     pub tools: Vec<String>,
+    /// How far the read tools reach (the guard enforces it).
+    pub reads: Reads,
     pub max_replies: u32,
     pub max_steps: u32,
     pub max_tool_calls: u32,

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 
 use super::{
     ALL, Access, ToolName,
-    guard::Scope,
+    guard::{Reads, Scope},
     registry,
     toolbox::{CallStatus, ToolOutput, Toolbox},
 };
@@ -153,12 +153,11 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         .context("TRIAGED_DATABASE_URL")?;
     db.migrate().await.context("applying database migrations")?;
     let run_id = start_run(&db, "cli", tool, &args.args, conversation).await?;
-    let scope = Scope {
-        conversation_id: conversation.unwrap_or_default().to_owned(),
-        contact_ids,
-        allowed: ALL.iter().copied().collect(),
-        max_replies: 1,
-    };
+    // An operator at the command line: reads reach the workspace.
+    let scope = Scope::conversation(conversation.unwrap_or_default(), contact_ids)
+        .reading(Reads::Workspace)
+        .allowing(ALL.iter().copied())
+        .replies(1);
     let mut toolbox = Toolbox::new(
         client,
         db.clone(),

@@ -47,12 +47,7 @@ impl Triage {
         } else {
             Mode::Live
         };
-        let scope = Scope {
-            conversation_id: conversation_id.to_owned(),
-            contact_ids: Vec::new(),
-            allowed: Default::default(),
-            max_replies: 0,
-        };
+        let scope = Scope::conversation(conversation_id, Vec::new());
         let mut toolbox = Toolbox::new(
             self.intercom.clone(),
             self.db.clone(),

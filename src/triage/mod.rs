@@ -218,12 +218,11 @@ impl Triage {
             _ => None,
         };
         let recorder = Recorder::new(self.db.clone(), run_id).await;
-        let mut scope = Scope {
-            conversation_id: conversation_id.to_owned(),
-            contact_ids: conversation.contact_ids().map(|c| c.to_string()).collect(),
-            allowed: Default::default(),
-            max_replies: 1,
-        };
+        let mut scope = Scope::conversation(
+            conversation_id,
+            conversation.contact_ids().map(|c| c.to_string()).collect(),
+        )
+        .replies(1);
         // Team names for matching come from the same per-run cache the tools use.
         let mut probe = Toolbox::new(
             self.intercom.clone(),
@@ -296,6 +295,7 @@ impl Triage {
                 .filter_map(|t| ToolName::parse(t))
                 .collect();
             scope.max_replies = agent.max_replies;
+            scope.reads = agent.reads;
         }
         let mut toolbox = Toolbox::new(
             self.intercom.clone(),

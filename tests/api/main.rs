@@ -32,5 +32,6 @@ mod replies;
 mod retry_budget;
 mod sandbox;
 mod scenarios;
+mod security;
 mod tools;
 mod webhooks;

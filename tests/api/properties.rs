@@ -38,14 +38,11 @@ fn scope() -> impl Strategy<Value = Scope> {
         proptest::collection::btree_set(tool(), 0..8),
         0u32..3,
     )
-        .prop_map(
-            |(conversation_id, contact_ids, allowed, max_replies)| Scope {
-                conversation_id,
-                contact_ids,
-                allowed: allowed.into_iter().collect::<BTreeSet<_>>(),
-                max_replies,
-            },
-        )
+        .prop_map(|(conversation_id, contact_ids, allowed, max_replies)| {
+            Scope::conversation(&conversation_id, contact_ids)
+                .allowing(allowed.into_iter().collect::<BTreeSet<_>>())
+                .replies(max_replies)
+        })
 }
 
 proptest! {

@@ -16,7 +16,11 @@ use triaged::{
         events::{self, EventStatus, NewEvent},
         runs,
     },
-    tools::{ALL, ToolName, guard::Scope, toolbox::Toolbox},
+    tools::{
+        ALL, ToolName,
+        guard::{Reads, Scope},
+        toolbox::Toolbox,
+    },
 };
 
 mod calls;
@@ -138,19 +142,17 @@ impl Rig {
     }
 }
 
-/// The scope of a run on `conversation` with `contact`, allowing `tools`.
+/// The scope of a run on `conversation` with `contact`, allowing `tools` (reads limited to the
+/// conversation, the default).
 pub fn scope(conversation: &str, contact: &str, tools: &[ToolName], max_replies: u32) -> Scope {
-    Scope {
-        conversation_id: conversation.to_owned(),
-        contact_ids: vec![contact.to_owned()],
-        allowed: tools.iter().copied().collect(),
-        max_replies,
-    }
+    Scope::conversation(conversation, vec![contact.to_owned()])
+        .allowing(tools.iter().copied())
+        .replies(max_replies)
 }
 
-/// Every tool allowed, one reply.
+/// Every tool allowed, reads reaching the whole workspace, one reply.
 pub fn all_tools(conversation: &str, contact: &str) -> Scope {
-    scope(conversation, contact, ALL, 1)
+    scope(conversation, contact, ALL, 1).reading(Reads::Workspace)
 }
 
 fn uuid_ish() -> String {

@@ -14,7 +14,7 @@ use conditions::conditions;
 
 use super::{
     diagnostic::{Pos, Report, did_you_mean, list},
-    model::{Agent, DEFAULT_WALL_TIME, Playbook, Step, Target, Trigger},
+    model::{Agent, DEFAULT_WALL_TIME, Playbook, Reads, Step, Target, Trigger},
     names::{KNOWN_TOOLS, topic_problem},
     spec::{AgentSpec, AssignTarget, PlaybookSpec, StepSpec},
     template::{Template, Variable},
@@ -70,6 +70,7 @@ pub fn compile(spec: PlaybookSpec, file: &Path, report: &mut Report) -> Option<P
         },
         steps,
         fallback,
+        warnings: std::mem::take(&mut report.warnings),
     })
 }
 
@@ -242,6 +243,16 @@ fn agent(spec: &AgentSpec, pos: Pos, report: &mut Report) -> Option<Agent> {
             report.error(pos, format!("`agent.{field}` must be at least 1"));
         }
     }
+    let reads = spec.reads.as_ref().map_or(Reads::Conversation, |r| r.value);
+    if let Some(at) = &spec.reads
+        && reads == Reads::Workspace
+        && spec
+            .tools
+            .iter()
+            .any(|t| t.value == "reply_to_conversation")
+    {
+        report.warn(Pos::of(at), WORKSPACE_READS_WITH_REPLY);
+    }
     if report.diagnostics.len() > before {
         return None;
     }
@@ -249,6 +260,7 @@ fn agent(spec: &AgentSpec, pos: Pos, report: &mut Report) -> Option<Agent> {
         instructions: spec.instructions.clone(),
         model: spec.model.clone(),
         tools: spec.tools.iter().map(|t| t.value.clone()).collect(),
+        reads,
         max_replies: spec.max_replies,
         max_steps: spec.max_steps,
         max_tool_calls: spec.max_tool_calls,
@@ -257,6 +269,14 @@ fn agent(spec: &AgentSpec, pos: Pos, report: &mut Report) -> Option<Agent> {
         temperature: spec.temperature.as_ref().map(|t| t.value),
     })
 }
+
+/// The warning on `reads: workspace` in a playbook whose model may reply to the customer.
+const WORKSPACE_READS_WITH_REPLY: &str = "`reads: workspace` with `reply_to_conversation`: the \
+    model can read other customers' conversations, contacts and companies, and a customer's \
+    message can ask it to paste them into its reply to that customer. The egress check refuses \
+    replies with other customers' email addresses, phone numbers and ids, not every word of \
+    theirs. Keep the default `reads: conversation` unless the playbook needs workspace \
+    searches, or leave the reply to a teammate (`add_note`, `hand_off`)";
 
 #[cfg(test)]
 mod tests {
@@ -287,6 +307,36 @@ mod tests {
         assert_eq!(agent.max_replies, 1);
         assert_eq!(agent.wall_time, crate::playbook::DEFAULT_WALL_TIME);
         assert_eq!(agent.model, None);
+    }
+
+    #[test]
+    fn workspace_reads_with_a_reply_tool_load_with_a_warning_at_reads() {
+        let conversation = check(&doc(AGENT, "  - close\n")).unwrap();
+        assert_eq!(
+            conversation.agent().unwrap().reads,
+            crate::playbook::Reads::Conversation
+        );
+        assert!(conversation.warnings.is_empty());
+        let agent = "  - agent:\n      instructions: help\n      reads: workspace\n      \
+                     tools: [search_conversations, reply_to_conversation]\n";
+        let p = check(&doc(agent, "  - close\n")).unwrap();
+        assert_eq!(p.agent().unwrap().reads, crate::playbook::Reads::Workspace);
+        let warnings: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "t.yaml:7:14: warning: `reads: workspace` with `reply_to_conversation`"
+            ),
+            "{warnings:?}"
+        );
+        // Workspace reads without a reply tool (notes for teammates): no warning.
+        let notes = agent.replace("reply_to_conversation", "add_note");
+        assert!(
+            check(&doc(&notes, "  - close\n"))
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]

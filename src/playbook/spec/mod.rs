@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-pub use steps::{AgentSpec, AssignTarget, StepSpec};
+pub use steps::{AgentSpec, AssignTarget, Reads, StepSpec};
 pub use trigger::{AssigneeSpec, BusinessHoursSpec, ConditionsSpec, Day, StateSpec, TriggerSpec};
 
 /// A triage playbook: when to act (`trigger`) and what to do (`steps`, `fallback`).

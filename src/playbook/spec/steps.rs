@@ -61,6 +61,15 @@ pub struct AgentSpec {
     /// create_ticket, hand_off. Writes only ever touch the triggering conversation.
     #[schemars(with = "Vec<String>")]
     pub tools: Vec<Spanned<String>>,
+    /// How far the read tools reach. `conversation` (the default): the conversation that
+    /// triggered the run, its contacts, their companies and the workspace directories (teams,
+    /// admins, tags, ticket types, help-center articles); any other conversation, contact or
+    /// company, and `search_conversations` / `search_contacts`, are refused. `workspace`: every
+    /// read tool reaches the whole workspace. Whatever the model read can end up in a reply, so
+    /// `triaged playbook check` warns when `workspace` meets `reply_to_conversation`.
+    #[serde(default)]
+    #[schemars(with = "Option<Reads>")]
+    pub reads: Option<Spanned<Reads>>,
     /// At most this many replies to the customer per run. Default 1.
     #[serde(default = "one")]
     pub max_replies: u32,
@@ -81,6 +90,17 @@ pub struct AgentSpec {
     #[serde(default)]
     #[schemars(with = "Option<f64>", range(min = 0.0, max = 2.0))]
     pub temperature: Option<Spanned<f64>>,
+}
+
+/// How far an agent's read tools reach (`agent.reads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// The triggering conversation, its contacts, their companies and the workspace directories.
+    #[default]
+    Conversation,
+    /// Any conversation, contact or company, and workspace-wide searches.
+    Workspace,
 }
 
 fn one() -> u32 {

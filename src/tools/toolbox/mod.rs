@@ -124,6 +124,8 @@ pub struct Toolbox {
     fence: Option<(Db, crate::store::leases::Lease)>,
     /// Keys of the replies earlier attempts of this run made (they count towards the reply cap).
     earlier_replies: std::collections::HashSet<String>,
+    /// The scope's contacts whose companies are in `scope.company_ids` already.
+    contacts_learned: std::collections::HashSet<String>,
     /// The run's own conversation and contact, read once (see [`view`]).
     view: view::View,
     /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
@@ -157,9 +159,30 @@ impl Toolbox {
             from_playbook: false,
             fence: None,
             earlier_replies: Default::default(),
+            contacts_learned: Default::default(),
             view: view::View::default(),
             reply_links: Default::default(),
         }
+    }
+
+    /// Hands the toolbox a contact the run has read already (the triage reads the conversation's
+    /// contact): its companies join the read scope without another call.
+    pub fn learn_contact(&mut self, contact: &crate::intercom::models::Contact) {
+        let id = contact.id.to_string();
+        if !self.scope.contact_ids.contains(&id) {
+            return;
+        }
+        for company in contact
+            .companies
+            .data
+            .iter()
+            .filter_map(|r| r.id.as_deref())
+        {
+            if !self.scope.company_ids.iter().any(|c| c == company) {
+                self.scope.company_ids.push(company.to_owned());
+            }
+        }
+        self.contacts_learned.insert(id);
     }
 
     /// The domains a reply's URLs may link to; any other URL stays text.

@@ -8,7 +8,11 @@ use crate::{
         models::{CompanyId, Contact},
         search::{Operator, SearchQuery, SearchRequest},
     },
-    tools::{inputs, timeline},
+    tools::{
+        ToolName,
+        guard::{self, Read},
+        inputs, timeline,
+    },
 };
 
 fn limit(n: Option<u32>) -> u32 {
@@ -45,6 +49,7 @@ impl Toolbox {
         &mut self,
         input: inputs::SearchConversations,
     ) -> Result<String, Stop> {
+        self.may_read(Read::Search(ToolName::SearchConversations))?;
         let mut filters = Vec::new();
         if let Some(text) = input
             .text
@@ -98,11 +103,14 @@ impl Toolbox {
     }
 
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
-        self.conversation_for_model(id).await
+        self.may_read(Read::Conversation(id))?;
+        self.conversation_for_model(id.trim()).await
     }
 
     pub(super) async fn get_contact(&mut self, input: inputs::GetContact) -> Result<String, Stop> {
-        let contact = self.contact_for_model(&input.contact_id).await?;
+        self.may_read(Read::Contact(&input.contact_id))?;
+        let contact = self.contact_for_model(input.contact_id.trim()).await?;
+        self.learn_contact(&contact);
         Ok(contact_text(&contact))
     }
 
@@ -110,6 +118,7 @@ impl Toolbox {
         &mut self,
         input: inputs::SearchContacts,
     ) -> Result<String, Stop> {
+        self.may_read(Read::Search(ToolName::SearchContacts))?;
         let query = match (input.email.as_deref(), input.name.as_deref()) {
             (Some(email), _) => SearchQuery::eq("email", email),
             (None, Some(name)) => SearchQuery::filter("name", Operator::StartsWith, name),
@@ -138,6 +147,19 @@ impl Toolbox {
 
     pub(super) async fn get_visitor(&mut self, input: inputs::GetVisitor) -> Result<String, Stop> {
         let v = self.client.retrieve_visitor(&input.user_id).await?;
+        // A visitor is only known by its `user_id` until it is fetched: the check comes after,
+        // and a refusal names what the model asked for, nothing of what came back.
+        if guard::check_read(&self.scope, Read::Contact(&v.id)).is_err() {
+            return Err(Stop::Refused(guard::Refusal {
+                label: "read_other_contact",
+                message: format!(
+                    "refused: this run may only read the contacts of conversation {}, and \
+                     visitor {} is not one of them.",
+                    self.scope.conversation_id,
+                    input.user_id.trim()
+                ),
+            }));
+        }
         Ok(fields(&[
             ("visitor", Some(v.id.clone())),
             ("user_id", v.user_id.clone()),
@@ -151,6 +173,10 @@ impl Toolbox {
     }
 
     pub(super) async fn get_company(&mut self, input: inputs::GetCompany) -> Result<String, Stop> {
+        if !guard::read_in_scope(&self.scope, Read::Company(&input.company_id)) {
+            self.learn_companies().await?;
+        }
+        self.may_read(Read::Company(&input.company_id))?;
         let c = self
             .client
             .retrieve_company(&CompanyId::from(input.company_id))
@@ -200,6 +226,30 @@ impl Toolbox {
             })
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+}
+
+impl Toolbox {
+    /// The guard's word on a read.
+    fn may_read(&self, read: Read<'_>) -> Result<(), Stop> {
+        guard::check_read(&self.scope, read).map_err(Stop::Refused)
+    }
+
+    /// Reads the scope's contacts not read yet, so their companies join the scope.
+    async fn learn_companies(&mut self) -> Result<(), Stop> {
+        let unread: Vec<String> = self
+            .scope
+            .contact_ids
+            .iter()
+            .filter(|c| !self.contacts_learned.contains(*c))
+            .cloned()
+            .collect();
+        for id in unread {
+            // The run's own contact is fetched once (see `view`); any other through Intercom.
+            let contact = self.contact_for_model(&id).await?;
+            self.learn_contact(&contact);
+        }
+        Ok(())
     }
 }
 

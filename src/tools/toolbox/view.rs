@@ -68,6 +68,9 @@ impl Toolbox {
         newest_event: i64,
         contact: Option<Option<Contact>>,
     ) {
+        if let Some(Some(c)) = &contact {
+            self.learn_contact(c);
+        }
         self.view = View {
             conversation: Some(conversation),
             newest_event,
@@ -106,6 +109,9 @@ impl Toolbox {
             Err(e) if e.is_transient() => return Err(e),
             Err(_) => None,
         };
+        if let Some(c) = &contact {
+            self.learn_contact(c);
+        }
         self.view.contact = Some(contact.clone());
         Ok(contact)
     }
