@@ -127,10 +127,14 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// How long until `reset_secs`; a reset beyond what the clock can hold (a garbled
+/// `X-RateLimit-Reset` such as 18446740730795511616) waits one [`DEFAULT_WINDOW`] instead of
+/// panicking (found by the `ratelimit_headers` fuzz target).
 fn until(now: SystemTime, reset_secs: u64) -> Duration {
-    (UNIX_EPOCH + Duration::from_secs(reset_secs))
-        .duration_since(now)
-        .unwrap_or(Duration::ZERO)
+    match UNIX_EPOCH.checked_add(Duration::from_secs(reset_secs)) {
+        Some(reset) => reset.duration_since(now).unwrap_or(Duration::ZERO),
+        None => DEFAULT_WINDOW,
+    }
 }
 
 impl RateLimiter {
@@ -270,6 +274,23 @@ pub struct Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_beyond_the_clock_waits_one_window_instead_of_panicking() {
+        // The fuzz target's crash input: Remaining -1 (ignored), Reset near u64::MAX.
+        let now = UNIX_EPOCH + Duration::from_secs(1_767_000_000);
+        let mut limiter = RateLimiter::new();
+        let headers = RateHeaders {
+            limit: Some(2),
+            remaining: Some(0),
+            reset: Some(18_446_740_730_795_511_616),
+            date: None,
+        };
+        limiter.on_response(now, headers);
+        assert_eq!(limiter.before_send(now), Decision::Wait(DEFAULT_WINDOW));
+        limiter.on_rate_limited(now, headers);
+        assert_eq!(limiter.before_send(now), Decision::Wait(DEFAULT_WINDOW));
+    }
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
