@@ -64,7 +64,11 @@ pub fn spawn_worker(
                 }
             })
             .await
-            .map_err(BoxDynError::from)
+            .map_err(|error| {
+                // Said here: the supervisor only sees that the task ended.
+                tracing::error!(%error, "the queue worker stopped");
+                BoxDynError::from(error)
+            })
     })
 }
 

@@ -16,6 +16,27 @@ impl Db {
         Ok(mark.flatten())
     }
 
+    /// The snapshot of the newest run on the conversation that made a customer-visible reply (sent
+    /// or drafted). Such a reply answered that snapshot even when its run never finished (the
+    /// process was killed, or its event was then covered by a later one), so the bot has seen at
+    /// least that far.
+    pub async fn replied_snapshot(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let snapshot: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT r.snapshot_part_id FROM runs r WHERE r.conversation_id = ?1 \
+               AND r.snapshot_part_id IS NOT NULL AND EXISTS (SELECT 1 FROM actions a \
+                 WHERE a.run_id = r.id AND a.tool = 'reply_to_conversation' \
+                   AND a.status IN ('done', 'drafted')) \
+             ORDER BY r.id DESC LIMIT 1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(snapshot.flatten())
+    }
+
     /// Records the snapshot this attempt works on, unless the run already made a customer-visible
     /// reply (sent or drafted) in an earlier attempt: that reply answered the older snapshot.
     /// Returns the run's snapshot after the call.

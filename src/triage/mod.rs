@@ -164,7 +164,11 @@ impl Triage {
             let _ = self.learned_package_code.set(code);
         }
         let me = self.me();
-        let watermark = self.db.watermark(conversation_id).await?;
+        let watermark = seen::later(
+            &conversation,
+            self.db.watermark(conversation_id).await?,
+            self.db.replied_snapshot(conversation_id).await?,
+        );
         let snapshot = self
             .db
             .note_snapshot(run_id, &seen::newest_part(&conversation))

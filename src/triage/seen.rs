@@ -40,6 +40,23 @@ fn is_newer(parts: &[Part], index: usize, watermark: &str) -> bool {
     }
 }
 
+/// The later of two watermarks (either may be missing): the conversation's, and the snapshot a
+/// reply of an unfinished run answered.
+pub fn later(conversation: &Conversation, a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let parts = conversation.parts();
+            let b_is_newer = parts
+                .iter()
+                .position(|p| p.id == b)
+                .is_some_and(|i| is_newer(parts, i, &a))
+                || (a == SOURCE_ONLY && b != SOURCE_ONLY);
+            Some(if b_is_newer { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
 /// The parts newer than `watermark`. Without a watermark (no run finished on the conversation yet),
 /// everything after the bot's newest reply is new, and the first message too when it never
 /// replied.
@@ -172,6 +189,28 @@ mod tests {
         let first = unseen(&new, None, &me());
         assert_eq!(first.customer_texts(&new, &me()), ["Hi"]);
         assert_eq!(newest_part(&new), SOURCE_ONLY);
+    }
+
+    #[test]
+    fn the_later_watermark_wins_whichever_source_it_comes_from() {
+        let c = conversation(serde_json::json!([
+            part("10", "user", "u1", "one"),
+            part("11", "user", "u1", "two"),
+            part("12", "bot", "99", "answer to one"),
+        ]));
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(later(&c, s("10"), s("11")), s("11"));
+        assert_eq!(later(&c, s("11"), s("10")), s("11"));
+        assert_eq!(later(&c, None, s("10")), s("10"));
+        assert_eq!(later(&c, s(SOURCE_ONLY), s("10")), s("10"));
+        assert_eq!(later(&c, s("10"), s(SOURCE_ONLY)), s("10"));
+        assert_eq!(later(&c, None, None), None);
+        // The reply answered the snapshot ending at "10": "two" is still new to the bot.
+        let mark = later(&c, None, s("10"));
+        assert_eq!(
+            unseen(&c, mark.as_deref(), &me()).customer_texts(&c, &me()),
+            ["two"]
+        );
     }
 
     #[test]

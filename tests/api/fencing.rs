@@ -150,3 +150,123 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
     assert_eq!(first.terminate().await, Some(0));
     assert_eq!(second.terminate().await, Some(0));
 }
+
+/// The customer writes again while the bot is answering their first message; the daemon is
+/// SIGKILLed right after the reply reached Intercom, before the run was recorded. The reply answers
+/// only the first message (it landed after the second, but was written from a snapshot without
+/// it): after the restart the second message must still get its own answer.
+#[tokio::test]
+async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_message_answered() {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("triaged.db");
+    let playbooks = dir.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
+    let playbooks = playbooks.display().to_string();
+
+    let stub = LlmStub::start().await;
+    let thinking = Gate::new(Turn::tool(
+        "reply_to_conversation",
+        json!({"conversation_id": REFUND, "body": "Answer to the first message."}),
+    ));
+    let replied = Gate::new(Turn::Text("answered".into()));
+    stub.push([
+        Turn::Gate(thinking.clone()),
+        Turn::Gate(replied.clone()),
+        Turn::Forever(Box::new(Turn::Dynamic(std::sync::Arc::new(
+            |request: &serde_json::Value| {
+                let answered = request["messages"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+                if answered {
+                    Turn::Text("answered".into())
+                } else if request.to_string().contains("Second message") {
+                    Turn::tool(
+                        "reply_to_conversation",
+                        json!({"conversation_id": REFUND, "body": "Answer to the second message."}),
+                    )
+                } else {
+                    Turn::tool(
+                        "reply_to_conversation",
+                        json!({"conversation_id": REFUND, "body": "A reply that did not see it."}),
+                    )
+                }
+            },
+        )))),
+    ]);
+    let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
+    config.client_secret = SECRET.into();
+    let sandbox = Sandbox::start(config).await.unwrap();
+
+    let first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
+    sandbox.set_webhook_url(Some(first.url("/webhooks/intercom")));
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "First message: where is my refund?")
+        .await
+        .unwrap();
+    sandbox.flush_webhooks().await;
+    tokio::time::timeout(crate::helpers::PATIENCE, thinking.entered())
+        .await
+        .expect("the first run asks the model");
+    sandbox
+        .customer_says(Some(REFUND), PRIYA, "Second message: it was order 42.")
+        .await
+        .unwrap();
+    sandbox.flush_webhooks().await;
+    thinking.open();
+    // The reply is in Intercom and recorded `done`; the model is asked what next: kill now.
+    tokio::time::timeout(crate::helpers::PATIENCE, replied.entered())
+        .await
+        .expect("the first run replied");
+    first.kill().await;
+
+    let mut second = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
+    sandbox.set_webhook_url(Some(second.url("/webhooks/intercom")));
+    second.wait_for_message("run finished", 1).await;
+    sandbox.flush_webhooks().await;
+    let watch = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    // Every event has ended (the bot's own echoes included) before counting.
+    let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
+    loop {
+        let queued: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
+                .fetch_one(&watch)
+                .await
+                .unwrap();
+        let open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status IN ('running', 'retrying')")
+                .fetch_one(&watch)
+                .await
+                .unwrap();
+        if queued == 0 && open == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never drained"
+        );
+        second.wait_for_message("run finished", 1).await;
+    }
+    let bot = sandbox.bot_admin_id();
+    let replies: Vec<String> =
+        sandbox.conversation(REFUND).unwrap()["conversation_parts"]["conversation_parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(&bot))
+            .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
+            .collect();
+    assert_eq!(replies.len(), 2, "each message answered once: {replies:?}");
+    assert!(
+        replies[0].contains("Answer to the first message."),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].contains("Answer to the second message."),
+        "{replies:?}"
+    );
+    assert_eq!(second.terminate().await, Some(0));
+}
