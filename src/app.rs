@@ -445,6 +445,7 @@ async fn start_sandbox(
     if let Some(seed) = &embedded.seed {
         sandbox.seed = Seed::File(seed.clone());
     }
+    sandbox.rate_limit = embedded.rate_limit;
     let port = daemon.port();
     sandbox.webhook_url = Some(format!("http://127.0.0.1:{port}/webhooks/intercom"));
     let sandbox = Sandbox::start(sandbox).await.with_context(|| {

@@ -188,6 +188,9 @@ pub struct RetryConfig {
 pub struct EmbeddedSandbox {
     pub listen: SocketAddr,
     pub seed: Option<PathBuf>,
+    /// REST requests it allows per 10-second window (Intercom's own budget unless a benchmark
+    /// says otherwise).
+    pub rate_limit: u32,
 }
 
 /// The longest back-off between two attempts of one event.
@@ -281,6 +284,7 @@ impl Config {
             sandbox: args.sandbox.then_some(EmbeddedSandbox {
                 listen: args.sandbox_listen,
                 seed: args.sandbox_seed,
+                rate_limit: super::DEFAULT_SANDBOX_RATE_LIMIT,
             }),
         })
     }

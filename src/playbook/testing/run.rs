@@ -156,6 +156,7 @@ pub async fn run(file: &CaseFile, case: &Case) -> anyhow::Result<Observed> {
     config.sandbox = Some(EmbeddedSandbox {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         seed: case.seed.clone(),
+        rate_limit: crate::config::DEFAULT_SANDBOX_RATE_LIMIT,
     });
     if let Some(scripted) = &scripted {
         config.llm = LlmConfig {
