@@ -82,6 +82,8 @@ pub async fn execute(
                     subject.conversation_id,
                     &subject.timeline,
                 );
+                toolbox.know_text(&spec.instructions);
+                toolbox.know_text(&subject.playbook.description);
                 let context = prompt::directive(subject.topic, subject.conversation_id);
                 match super::run(llm, spec, system, context, toolbox, recorder, usage).await {
                     AgentEnd::Finished { answer } => {

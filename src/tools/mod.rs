@@ -10,6 +10,7 @@
 //! This module never decides *what* to do: that is the playbook's and the model's.
 
 pub mod cli;
+pub mod egress;
 pub mod guard;
 pub mod html;
 pub mod inputs;

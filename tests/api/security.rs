@@ -2,6 +2,7 @@
 //! Over real HTTP: the sandbox as Intercom, signed webhooks, the shipped playbooks switched to
 //! live, and a model that does what the attacker asks.
 
+mod egress;
 mod reads;
 
 use std::time::Duration;

@@ -126,6 +126,9 @@ pub struct Toolbox {
     earlier_replies: std::collections::HashSet<String>,
     /// The scope's contacts whose companies are in `scope.company_ids` already.
     contacts_learned: std::collections::HashSet<String>,
+    /// What a reply may quote: emails, ids and numbers of this customer's records (the egress
+    /// check).
+    known: crate::tools::egress::Known,
     /// The run's own conversation and contact, read once (see [`view`]).
     view: view::View,
     /// The domains a reply's URLs may link to (`TRIAGED_REPLY_LINK_DOMAINS`).
@@ -160,9 +163,15 @@ impl Toolbox {
             fence: None,
             earlier_replies: Default::default(),
             contacts_learned: Default::default(),
+            known: Default::default(),
             view: view::View::default(),
             reply_links: Default::default(),
         }
+    }
+
+    /// Text a reply may quote from (the playbook's own instructions).
+    pub fn know_text(&mut self, text: &str) {
+        self.known.add(text);
     }
 
     /// Hands the toolbox a contact the run has read already (the triage reads the conversation's
@@ -248,7 +257,22 @@ impl Toolbox {
             }
         };
         match self.dispatch(tool, args).await {
-            Ok(text) => output(CallStatus::Ok, cap(text)),
+            Ok(text) => {
+                // Directories and the run's own writes (a ticket it filed) are quotable.
+                if tool.access() == super::Access::Write
+                    || matches!(
+                        tool,
+                        ToolName::ListTicketTypes
+                            | ToolName::ListTeams
+                            | ToolName::ListAdmins
+                            | ToolName::ListTags
+                            | ToolName::SearchArticles
+                    )
+                {
+                    self.known.add(&text);
+                }
+                output(CallStatus::Ok, cap(text))
+            }
             Err(Stop::Invalid(message)) => output(CallStatus::Invalid, format!("error: {message}")),
             Err(Stop::Refused(r)) => output(CallStatus::Refused(r.label), r.message),
             Err(Stop::Intercom(e))

@@ -104,14 +104,22 @@ impl Toolbox {
 
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
         self.may_read(Read::Conversation(id))?;
-        self.conversation_for_model(id.trim()).await
+        let text = self.conversation_for_model(id.trim()).await?;
+        if guard::read_in_scope(&self.scope, Read::Conversation(id)) {
+            self.known.add(&text);
+        }
+        Ok(text)
     }
 
     pub(super) async fn get_contact(&mut self, input: inputs::GetContact) -> Result<String, Stop> {
         self.may_read(Read::Contact(&input.contact_id))?;
         let contact = self.contact_for_model(input.contact_id.trim()).await?;
         self.learn_contact(&contact);
-        Ok(contact_text(&contact))
+        let text = contact_text(&contact);
+        if guard::read_in_scope(&self.scope, Read::Contact(&input.contact_id)) {
+            self.known.add(&text);
+        }
+        Ok(text)
     }
 
     pub(super) async fn search_contacts(
@@ -160,7 +168,8 @@ impl Toolbox {
                 ),
             }));
         }
-        Ok(fields(&[
+        let in_scope = guard::read_in_scope(&self.scope, Read::Contact(&v.id));
+        let text = fields(&[
             ("visitor", Some(v.id.clone())),
             ("user_id", v.user_id.clone()),
             ("name", v.name.clone()),
@@ -169,7 +178,11 @@ impl Toolbox {
             ("anonymous", v.anonymous.map(|a| a.to_string())),
             ("created", v.created_at.map(|t| timeline::time(Some(t)))),
             ("custom attributes", attributes(&v.custom_attributes)),
-        ]))
+        ]);
+        if in_scope {
+            self.known.add(&text);
+        }
+        Ok(text)
     }
 
     pub(super) async fn get_company(&mut self, input: inputs::GetCompany) -> Result<String, Stop> {
@@ -179,9 +192,9 @@ impl Toolbox {
         self.may_read(Read::Company(&input.company_id))?;
         let c = self
             .client
-            .retrieve_company(&CompanyId::from(input.company_id))
+            .retrieve_company(&CompanyId::from(input.company_id.trim()))
             .await?;
-        Ok(fields(&[
+        let text = fields(&[
             ("company", Some(c.id.to_string())),
             ("name", c.name.clone()),
             ("company_id", c.company_id.clone()),
@@ -192,7 +205,11 @@ impl Toolbox {
             ("monthly spend", c.monthly_spend.map(|s| s.to_string())),
             ("users", c.user_count.map(|s| s.to_string())),
             ("custom attributes", attributes(&c.custom_attributes)),
-        ]))
+        ]);
+        if guard::read_in_scope(&self.scope, Read::Company(&input.company_id)) {
+            self.known.add(&text);
+        }
+        Ok(text)
     }
 
     pub(super) async fn search_articles(

@@ -87,7 +87,10 @@ impl Toolbox {
             return String::new();
         };
         let contact = self.view.contact.as_ref().and_then(Option::as_ref);
-        timeline::render(conversation, &directory, contact, timeline::DEFAULT_CAP)
+        let text = timeline::render(conversation, &directory, contact, timeline::DEFAULT_CAP);
+        // What the model is shown of its own conversation, a reply may quote (egress check).
+        self.known.add(&text);
+        text
     }
 
     /// The conversation's contact, fetched on first use and kept for the run. `None` when the

@@ -43,6 +43,11 @@ impl Toolbox {
         if body.is_empty() {
             return Err(Stop::Invalid("the reply `body` is empty".to_owned()));
         }
+        if !self.from_playbook {
+            // The model's reply, live or drafted: nothing of another customer in it. A `reply`
+            // step is the support lead's own template.
+            crate::tools::egress::check(&body, &self.known)?;
+        }
         let describe = format!("reply to the customer:\n«{body}»");
         // Text, not HTML: the model's markup is escaped, only allowed links are links.
         let html = crate::tools::reply_html::to_html(&body, &self.reply_links);
