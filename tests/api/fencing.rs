@@ -49,12 +49,8 @@ async fn start_daemon(db: &Path, playbooks: &str, sandbox: &str, llm: &str) -> D
     .await
 }
 
-/// Unix milliseconds of an RFC 3339 timestamp stored by SQLite.
-const MS: &str = "CAST(ROUND((julianday(started_at) - 2440587.5) * 86400000) AS INTEGER)";
-
-#[tokio::test]
-async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_nothing_once_thawed()
- {
+/// A temporary directory with the database path and a playbook folder holding [`ANSWER`].
+fn workspace() -> (tempfile::TempDir, std::path::PathBuf, String) {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("triaged.db");
@@ -62,6 +58,35 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
     std::fs::create_dir_all(&playbooks).unwrap();
     std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
     let playbooks = playbooks.display().to_string();
+    (dir, db, playbooks)
+}
+
+/// A sandbox of its own, outliving the daemons the test starts and kills.
+async fn sandbox() -> Sandbox {
+    let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
+    config.client_secret = SECRET.into();
+    Sandbox::start(config).await.unwrap()
+}
+
+/// The bot's customer-visible replies in the refund conversation, oldest first.
+fn bot_replies(sandbox: &Sandbox) -> Vec<String> {
+    let bot = sandbox.bot_admin_id();
+    sandbox.conversation(REFUND).unwrap()["conversation_parts"]["conversation_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(&bot))
+        .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Unix milliseconds of an RFC 3339 timestamp stored by SQLite.
+const MS: &str = "CAST(ROUND((julianday(started_at) - 2440587.5) * 86400000) AS INTEGER)";
+
+#[tokio::test]
+async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_nothing_once_thawed()
+ {
+    let (_dir, db, playbooks) = workspace();
 
     let stub = LlmStub::start().await;
     let gate = Gate::new(Turn::tool(
@@ -76,9 +101,7 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
         ),
         Turn::Text("answered".into()),
     ]);
-    let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
-    config.client_secret = SECRET.into();
-    let sandbox = Sandbox::start(config).await.unwrap();
+    let sandbox = sandbox().await;
 
     let mut first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
     sandbox.set_webhook_url(Some(first.url("/webhooks/intercom")));
@@ -127,15 +150,7 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
             1,
         )
         .await;
-    let bot = sandbox.bot_admin_id();
-    let replies: Vec<String> =
-        sandbox.conversation(REFUND).unwrap()["conversation_parts"]["conversation_parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(&bot))
-            .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
-            .collect();
+    let replies = bot_replies(&sandbox);
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert!(replies[0].contains("Reply from the run that took over."));
     let (status, outcome): (String, String) =
@@ -157,13 +172,7 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
 /// it): after the restart the second message must still get its own answer.
 #[tokio::test]
 async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_message_answered() {
-    triaged::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
-    let playbooks = dir.path().join("playbooks");
-    std::fs::create_dir_all(&playbooks).unwrap();
-    std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
-    let playbooks = playbooks.display().to_string();
+    let (_dir, db, playbooks) = workspace();
 
     let stub = LlmStub::start().await;
     let thinking = Gate::new(Turn::tool(
@@ -195,9 +204,7 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
             },
         )))),
     ]);
-    let mut config = SandboxConfig::demo("127.0.0.1:0".parse().unwrap());
-    config.client_secret = SECRET.into();
-    let sandbox = Sandbox::start(config).await.unwrap();
+    let sandbox = sandbox().await;
 
     let first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
     sandbox.set_webhook_url(Some(first.url("/webhooks/intercom")));
@@ -250,15 +257,7 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
         );
         second.wait_for_message("run finished", 1).await;
     }
-    let bot = sandbox.bot_admin_id();
-    let replies: Vec<String> =
-        sandbox.conversation(REFUND).unwrap()["conversation_parts"]["conversation_parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(&bot))
-            .map(|p| p["body"].as_str().unwrap_or_default().to_owned())
-            .collect();
+    let replies = bot_replies(&sandbox);
     assert_eq!(replies.len(), 2, "each message answered once: {replies:?}");
     assert!(
         replies[0].contains("Answer to the first message."),
