@@ -25,6 +25,7 @@ mod llm;
 mod llm_stub;
 mod mcp;
 mod playbook;
+mod postgres;
 mod playbook_test;
 mod properties;
 mod real_model;
