@@ -147,10 +147,12 @@ impl Db {
              AND started_at > {}",
             self.backend().ago(3600.0)
         );
-        Ok(with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(conversation_id)
-            .fetch_one(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .bind(conversation_id)
+        .fetch_one(p)
+        .await)?)
     }
 
     /// Marks the conversation handed off to humans: the bot stays quiet on it.

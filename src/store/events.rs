@@ -147,11 +147,13 @@ impl Db {
             "SELECT {SUMMARY_COLUMNS} FROM webhook_events \
              WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
         );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(status)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Ids of the events with `status` received at or after `since` (an RFC 3339 UTC time as the

@@ -60,7 +60,10 @@ impl Backend {
     /// SQL for the time `seconds` ago (negative: from now on), in the same text form.
     pub(crate) fn ago(self, seconds: f64) -> String {
         match self {
-            Self::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '{:+.3} seconds')", -seconds),
+            Self::Sqlite => format!(
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '{:+.3} seconds')",
+                -seconds
+            ),
             Self::Postgres => format!("triaged_ago({seconds:.3})"),
         }
     }
@@ -157,7 +160,10 @@ impl Db {
 
     /// A cheap query proving the database answers (used by `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        with_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

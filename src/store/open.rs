@@ -221,7 +221,10 @@ mod tests {
             redact("postgres://triaged:s3cret@db:5432/triaged?sslmode=require"),
             "postgres://triaged:***@db:5432/triaged?sslmode=require"
         );
-        assert_eq!(redact("postgres://postgres@db/x"), "postgres://postgres@db/x");
+        assert_eq!(
+            redact("postgres://postgres@db/x"),
+            "postgres://postgres@db/x"
+        );
         assert_eq!(redact("sqlite://triaged.db"), "sqlite://triaged.db");
     }
 }

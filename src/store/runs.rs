@@ -153,20 +153,24 @@ impl Db {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
         );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(status)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// One run.
     pub async fn run(&self, id: i64) -> Result<Option<RunSummary>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
+        .bind(id)
+        .fetch_optional(p)
+        .await)?)
     }
 }
 

@@ -51,13 +51,14 @@ impl Db {
              VALUES ($1, $2, $3, $4, {}) RETURNING expires_at",
             self.backend().ago(-(ttl.as_secs() as f64))
         );
-        let expires_at: String = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(hash(&cookie))
-            .bind(token_name)
-            .bind(subject)
-            .bind(&csrf)
-            .fetch_one(p)
-            .await)?;
+        let expires_at: String =
+            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(hash(&cookie))
+                .bind(token_name)
+                .bind(subject)
+                .bind(&csrf)
+                .fetch_one(p)
+                .await)?;
         Ok((
             cookie,
             Session {
@@ -76,19 +77,23 @@ impl Db {
              WHERE id_hash = $1 AND expires_at > {}",
             self.backend().now()
         );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(hash(cookie))
-            .fetch_optional(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
+        .bind(hash(cookie))
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Ends the session of this cookie (logout, or its token was revoked).
     pub async fn end_session(&self, cookie: &str) -> Result<(), StoreError> {
-        with_pool!(self, |p| sqlx::query("DELETE FROM ui_sessions WHERE id_hash = $1")
-            .bind(hash(cookie))
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        with_pool!(self, |p| sqlx::query(
+            "DELETE FROM ui_sessions WHERE id_hash = $1"
+        )
+        .bind(hash(cookie))
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 }

@@ -128,9 +128,10 @@ impl Db {
         let sql = format!(
             "SELECT COUNT(*) FROM runs WHERE started_at >= {since} AND playbook IS NOT NULL"
         );
-        overview.with_playbook = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(p)
-            .await)?;
+        overview.with_playbook =
+            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(p)
+                .await)?;
         let sql = format!(
             "SELECT COALESCE(reason, '?'), COUNT(*) FROM runs WHERE started_at >= {since} \
              AND status = 'failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
@@ -169,9 +170,11 @@ impl Db {
         let sql = format!(
             "SELECT duration_ms FROM runs WHERE {where_} ORDER BY duration_ms LIMIT 1 OFFSET {offset}"
         );
-        Ok(with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_optional(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Per-playbook figures over the last `seconds`.
@@ -216,18 +219,20 @@ impl Db {
              AND ($6 IS NULL OR started_at >= $6) AND ($7 IS NULL OR started_at < $7) \
              AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
         );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&filter.playbook)
-            .bind(&filter.outcome)
-            .bind(&filter.reason)
-            .bind(&filter.conversation)
-            .bind(filter.event)
-            .bind(&filter.since)
-            .bind(&filter.until)
-            .bind(filter.before)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
+        .bind(&filter.playbook)
+        .bind(&filter.outcome)
+        .bind(&filter.reason)
+        .bind(&filter.conversation)
+        .bind(filter.event)
+        .bind(&filter.since)
+        .bind(&filter.until)
+        .bind(filter.before)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// One page of events with `status` and `topic` (both optional), newest first.
@@ -262,10 +267,12 @@ impl Db {
             "SELECT id FROM webhook_events WHERE status = $1 AND received_at >= {} ORDER BY id",
             since_sql(self.backend(), seconds)
         );
-        Ok(with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(status)
-            .fetch_all(p)
-            .await)?)
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .bind(status)
+        .fetch_all(p)
+        .await)?)
     }
 }
 

@@ -320,7 +320,9 @@ impl Db {
             list.as_ref()
                 .map(|l| serde_json::Value::from(l.clone()).to_string())
         };
-        let inserted = with_pool!(self, |p| sqlx::query(
+        let inserted =
+            with_pool!(self, |p| {
+                sqlx::query(
             "INSERT INTO tokens (name, scope, tags, tools, secret_hash, api_key_hash, expires_at, \
              rate_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
         )
@@ -334,7 +336,8 @@ impl Db {
         .bind(new.rate_limit.map(i64::from))
         .execute(p)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+            })?;
         if inserted == 0 {
             return Err(TokenError::NameTaken(new.name.clone()));
         }
@@ -362,11 +365,10 @@ impl Db {
 
     /// Every token (revoked and expired ones too), oldest first.
     pub async fn list_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        let rows: Vec<Row> = with_pool!(self, |p| sqlx::query_as(
-            "SELECT * FROM tokens ORDER BY id"
-        )
-        .fetch_all(p)
-        .await)?;
+        let rows: Vec<Row> =
+            with_pool!(self, |p| sqlx::query_as("SELECT * FROM tokens ORDER BY id")
+                .fetch_all(p)
+                .await)?;
         rows.into_iter().map(Row::into_token).collect()
     }
 

@@ -47,9 +47,8 @@ impl Db {
     /// runs still going, for the daily budget.
     pub async fn llm_spent_today(&self) -> Result<f64, StoreError> {
         let today = self.backend().today();
-        let spent = format!(
-            "SELECT COALESCE(SUM(cost_usd), 0.0) FROM runs WHERE started_at >= {today}"
-        );
+        let spent =
+            format!("SELECT COALESCE(SUM(cost_usd), 0.0) FROM runs WHERE started_at >= {today}");
         let spent: f64 = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(spent))
             .fetch_one(p)
             .await)?;

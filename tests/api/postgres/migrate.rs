@@ -9,12 +9,20 @@ use super::{TestPg, success, triaged};
 
 /// The versions of the migration files in `migrations/<backend>`.
 fn versions(backend: &str) -> Vec<i64> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     let mut versions: Vec<i64> = std::fs::read_dir(&dir)
         .expect("migrations dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".sql"))
-        .map(|n| n.split('_').next().unwrap().parse().expect("a numbered migration"))
+        .map(|n| {
+            n.split('_')
+                .next()
+                .unwrap()
+                .parse()
+                .expect("a numbered migration")
+        })
         .collect();
     versions.sort_unstable();
     versions
@@ -46,8 +54,14 @@ async fn migrate_builds_the_schema_on_a_fresh_postgres_database_and_again_change
     let pg = TestPg::new().await;
     let dir = tempfile::tempdir().unwrap();
     for round in 1..=2 {
-        let out = success(&format!("migrate #{round}"), &triaged(dir.path(), &pg.url, &["migrate"]));
-        assert!(out.starts_with("migrations applied to postgres://"), "{out}");
+        let out = success(
+            &format!("migrate #{round}"),
+            &triaged(dir.path(), &pg.url, &["migrate"]),
+        );
+        assert!(
+            out.starts_with("migrations applied to postgres://"),
+            "{out}"
+        );
     }
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
@@ -59,7 +73,10 @@ async fn migrate_builds_the_schema_on_a_fresh_postgres_database_and_again_change
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    let want: Vec<(i64, bool)> = versions("postgres").into_iter().map(|v| (v, true)).collect();
+    let want: Vec<(i64, bool)> = versions("postgres")
+        .into_iter()
+        .map(|v| (v, true))
+        .collect();
     assert_eq!(applied, want);
     let mut tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
@@ -106,16 +123,28 @@ async fn a_sqlite_database_made_by_the_released_migrations_upgrades_cleanly() {
     )
     .unwrap();
     let released: Vec<(i64, Vec<u8>)> = {
-        let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc")).await.unwrap();
+        let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc"))
+            .await
+            .unwrap();
         // The dump lists tables by name, `runs` (and its rows) before `webhook_events`.
-        sqlx::raw_sql("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(dump)).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(dump))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         sqlx::query_as("SELECT version, checksum FROM _triaged_migrations ORDER BY version")
             .fetch_all(&mut conn)
             .await
             .unwrap()
     };
-    assert_eq!(released.len(), 7, "the fixture holds the released 0001-0007");
+    assert_eq!(
+        released.len(),
+        7,
+        "the fixture holds the released 0001-0007"
+    );
 
     success("migrate", &triaged(dir.path(), &url, &["migrate"]));
 
@@ -132,13 +161,23 @@ async fn a_sqlite_database_made_by_the_released_migrations_upgrades_cleanly() {
     );
     assert!(after.iter().all(|(.., ok)| *ok), "{after:?}");
     for ((version, checksum), (v, c, _)) in released.iter().zip(&after) {
-        assert_eq!((version, checksum), (v, c), "released migration {version} kept its checksum");
+        assert_eq!(
+            (version, checksum),
+            (v, c),
+            "released migration {version} kept its checksum"
+        );
     }
     drop(conn);
-    let runs = success("runs list", &triaged(dir.path(), &url, &["runs", "list", "--json"]));
+    let runs = success(
+        "runs list",
+        &triaged(dir.path(), &url, &["runs", "list", "--json"]),
+    );
     let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
     assert_eq!(runs[0]["outcome"], "replied", "{runs}");
     assert_eq!(runs[0]["conversation_id"], "4242");
-    let events = success("events list", &triaged(dir.path(), &url, &["events", "list"]));
+    let events = success(
+        "events list",
+        &triaged(dir.path(), &url, &["events", "list"]),
+    );
     assert!(events.contains("conversation.user.replied"), "{events}");
 }

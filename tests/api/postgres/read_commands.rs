@@ -118,17 +118,28 @@ async fn every_read_command_answers_the_same_on_postgres_as_on_sqlite() {
     }
     for command in COMMANDS {
         let answer = |url: &str| {
-            let out = success(&format!("{command:?} on {url}"), &triaged(dir.path(), url, command));
-            timeless(serde_json::from_str(&out).unwrap_or_else(|e| panic!("{command:?}: {e}: {out}")))
+            let out = success(
+                &format!("{command:?} on {url}"),
+                &triaged(dir.path(), url, command),
+            );
+            timeless(
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{command:?}: {e}: {out}")),
+            )
         };
         let on_pg = answer(&pg.url);
         assert_eq!(on_pg, answer(&sqlite), "{command:?}");
         assert_ne!(on_pg, serde_json::json!([]), "{command:?} found the rows");
     }
     // The tables print too.
-    let table = success("runs list", &triaged(dir.path(), &pg.url, &["runs", "list"]));
+    let table = success(
+        "runs list",
+        &triaged(dir.path(), &pg.url, &["runs", "list"]),
+    );
     assert!(table.contains("replied"), "{table}");
-    let transcript = success("runs show", &triaged(dir.path(), &pg.url, &["runs", "show", "1"]));
+    let transcript = success(
+        "runs show",
+        &triaged(dir.path(), &pg.url, &["runs", "show", "1"]),
+    );
     assert!(transcript.contains("Refunded."), "{transcript}");
 }
 
@@ -137,7 +148,11 @@ async fn read_commands_on_postgres_write_nothing() {
     let pg = TestPg::new().await;
     let dir = tempfile::tempdir().unwrap();
     let out = triaged(dir.path(), &pg.url, &["runs", "list"]);
-    assert_ne!(out.status.code(), Some(0), "no schema yet: the read command does not make one");
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "no schema yet: the read command does not make one"
+    );
     let mut conn = pg.connect().await;
     let tables: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
@@ -156,9 +171,17 @@ fn an_unreachable_postgres_server_is_one_line_naming_the_setting() {
     for (url, commands) in [
         (
             "postgres://postgres@no-such-host.invalid/triaged",
-            &[&["runs", "list"][..], &["events", "list"], &["tokens", "list"], &["migrate"]][..],
+            &[
+                &["runs", "list"][..],
+                &["events", "list"],
+                &["tokens", "list"],
+                &["migrate"],
+            ][..],
         ),
-        ("postgres://postgres@127.0.0.1:1/triaged", &[&["runs", "list"][..]][..]),
+        (
+            "postgres://postgres@127.0.0.1:1/triaged",
+            &[&["runs", "list"][..]][..],
+        ),
     ] {
         for command in commands {
             let out = triaged(dir.path(), url, command);

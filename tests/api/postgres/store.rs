@@ -4,12 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use triaged::store::{
-    Db, Durability,
-    actions::NewAction,
-    stats::RunFilter,
-    usage::RunUsage,
-};
+use triaged::store::{Db, Durability, actions::NewAction, stats::RunFilter, usage::RunUsage};
 
 use super::{TestPg, read_commands::seed};
 
