@@ -351,6 +351,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let steps = db.run_steps(id).await?;
             let actions = db.run_actions(id).await?;
+            let cost = db.run_cost(id).await?.unwrap_or_default();
             if json {
                 let steps: Vec<serde_json::Value> = steps
                     .iter()
@@ -361,10 +362,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         v
                     })
                     .collect();
-                let doc = serde_json::json!({"run": run, "steps": steps, "actions": actions});
+                let doc = serde_json::json!({"run": run, "usage": cost,
+                    "intercom_requests": cost.intercom(), "steps": steps, "actions": actions});
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                print!("{}", crate::transcript::render(&run, &steps, &actions));
+                print!(
+                    "{}",
+                    crate::transcript::render(&run, &cost, &steps, &actions)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

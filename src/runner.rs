@@ -212,6 +212,11 @@ impl Runner {
     }
 
     async fn run_job_inner(&self, job: &Job) -> Result<&'static str, QueueError> {
+        // apalis schedules to the second; a debounce of 1.5 s waits out the last half here.
+        let wait = job.wait_left(std::time::SystemTime::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let Some(event) = self.db.event(job.event_id).await? else {
             tracing::warn!("job for an event that does not exist; dropping the job");
             return Ok("missing_event");
@@ -275,7 +280,8 @@ impl Runner {
         // A run that loses its lease is not cut off mid-call (a dropped database call can leave
         // its transaction open): its next write finds the fence and stops, and its end is not
         // recorded below.
-        let result = self.work(&event, run_id, &attempt).await;
+        let tally = crate::intercom::Tally::default();
+        let result = tally.scope(self.work(&event, run_id, &attempt)).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin_write().await?;
         let still_held = match &lease {
@@ -292,6 +298,7 @@ impl Runner {
             metrics::counter!("triaged_runs_fenced_total").increment(1);
             return Ok("fenced");
         }
+        crate::store::usage::add_intercom_requests(&mut tx, run_id, &tally.counts()).await?;
         let retry = (!last).then_some(next_delay);
         let label = self
             .record_end(

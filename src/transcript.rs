@@ -8,12 +8,13 @@ use serde_json::Value;
 use crate::store::{
     actions::Action,
     runs::{RunStep, RunSummary},
+    usage::RunCost,
 };
 
 /// Longest text shown per entry before it is cut (the JSON output has everything).
 const MAX_TEXT: usize = 1200;
 
-pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String {
+pub fn render(run: &RunSummary, cost: &RunCost, steps: &[RunStep], actions: &[Action]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -38,6 +39,8 @@ pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String
         run.finished_at.as_deref().unwrap_or("…"),
         run.duration_ms.unwrap_or_default(),
     );
+    let _ = writeln!(out, "{}", intercom_line(cost));
+    let _ = writeln!(out, "{}", model_line(cost, steps));
     if let Some(e) = &run.last_error {
         let _ = writeln!(out, "last error: {e}");
     }
@@ -80,6 +83,40 @@ pub fn render(run: &RunSummary, steps: &[RunStep], actions: &[Action]) -> String
         }
     }
     out
+}
+
+/// `intercom 3 requests: GET /conversations/{id} 1, POST /conversations/{id}/reply 1, …`
+fn intercom_line(cost: &RunCost) -> String {
+    let Some(counts) = cost.intercom() else {
+        return "intercom requests: not recorded".to_owned();
+    };
+    let total: u32 = counts.values().sum();
+    let routes: Vec<String> = counts.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    if routes.is_empty() {
+        return "intercom 0 requests".to_owned();
+    }
+    format!("intercom {total} requests: {}", routes.join(", "))
+}
+
+/// `model gpt-4o-mini: 2 requests, 1200 prompt tokens (800 cached) + 40 completion, $0.0003`
+fn model_line(cost: &RunCost, steps: &[RunStep]) -> String {
+    let Some(model) = cost.model.as_deref() else {
+        return "model: not used".to_owned();
+    };
+    let requests = if cost.pruned_at.is_some() {
+        "requests pruned".to_owned()
+    } else {
+        // The trail records the first request's messages once, then each answer (or error).
+        let n = steps
+            .iter()
+            .filter(|s| s.kind == "llm_response" || s.kind == "llm_error")
+            .count();
+        format!("{n} requests")
+    };
+    format!(
+        "model {model}: {requests}, {} prompt tokens ({} cached) + {} completion, ${:.4}",
+        cost.prompt_tokens, cost.cached_tokens, cost.completion_tokens, cost.cost_usd
+    )
 }
 
 fn describe(kind: &str, payload: &Value) -> String {

@@ -28,6 +28,7 @@ pub mod requests;
 pub mod scroll;
 pub mod search;
 pub mod startup;
+pub mod tally;
 mod transport;
 
 use std::{
@@ -41,6 +42,7 @@ pub use error::{ErrorItem, ErrorList, IntercomError, canonical_contact, error_fr
 pub use ratelimit::Stats;
 pub use scroll::CompanyScroll;
 pub use startup::{Identity, StartupError, check_startup};
+pub use tally::Tally;
 pub use transport::{CallKind, FailureAction, after_send_failure, retryable_status};
 
 use crate::{config::IntercomConfig, ids::AdminId};

@@ -260,6 +260,7 @@ impl IntercomClient {
             self.acquire().await?;
             let request = self.build_request(call)?;
             self.with_shared(|s| s.stats.requests += 1);
+            super::Tally::count(&call.method, &call.path);
             metrics::counter!("triaged_intercom_requests_total", "kind" => call.kind.label())
                 .increment(1);
             let response = match self.inner.http.execute(request).await {

@@ -48,6 +48,11 @@ pub struct Job {
     pub attempt: u32,
     /// The event's enqueue counter when this job was made (see [`Job::key`]).
     pub seq: u32,
+    /// When the job is due, in milliseconds since the Unix epoch, if that is not a whole second.
+    /// apalis schedules to the second (`run_at` is whole seconds), so the job is scheduled at the
+    /// second below and the worker waits out the rest: a debounce means what it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<u64>,
 }
 
 impl Job {
@@ -57,6 +62,28 @@ impl Job {
     pub fn key(&self) -> String {
         format!("evt:{}:{}", self.event_id, self.seq)
     }
+
+    /// How long the worker must still wait before running the job, at `now`.
+    pub fn wait_left(&self, now: SystemTime) -> Duration {
+        let Some(due_ms) = self.due_ms else {
+            return Duration::ZERO;
+        };
+        let due = UNIX_EPOCH + Duration::from_millis(due_ms);
+        due.duration_since(now).unwrap_or(Duration::ZERO)
+    }
+}
+
+/// When a job made at `now` with `delay` is due: the whole second apalis schedules it at (rounded
+/// down), and the exact millisecond when that is not a whole second.
+fn due(now: SystemTime, delay: Duration) -> (u64, Option<u64>) {
+    let at = now
+        .checked_add(delay)
+        .unwrap_or(now)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+    let exact = (!delay.is_zero() && ms % 1000 != 0).then_some(ms);
+    (at.as_secs(), exact)
 }
 /// Errors from enqueueing.
 #[derive(Debug, thiserror::Error)]
@@ -92,19 +119,15 @@ pub async fn enqueue(
     .bind(event_id)
     .fetch_one(&mut **tx)
     .await?;
+    let (run_at, due_ms) = due(SystemTime::now(), delay);
     let job = Job {
         v: JOB_VERSION,
         event_id,
         attempt,
         seq,
+        due_ms,
     };
     let key = job.key();
-    let run_at = SystemTime::now()
-        .checked_add(delay)
-        .unwrap_or_else(SystemTime::now)
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
     let task = TaskBuilder::new(serde_json::to_vec(&job)?)
         .run_at_timestamp(run_at)
         .max_attempts(DB_MAX_ATTEMPTS)
@@ -136,9 +159,42 @@ mod tests {
             event_id: 42,
             attempt: 2,
             seq: 3,
+            due_ms: None,
         };
         let json = serde_json::to_string(&job).unwrap_or_default();
         assert_eq!(json, r#"{"v":1,"event_id":42,"attempt":2,"seq":3}"#);
         assert_eq!(job.key(), "evt:42:3");
+        let old = serde_json::from_str::<Job>(&json).ok();
+        assert_eq!(
+            old,
+            Some(job.clone()),
+            "jobs queued by an older version still decode"
+        );
+    }
+
+    #[test]
+    fn a_delay_is_scheduled_to_the_second_below_and_waited_out_to_the_millisecond() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_000_000_250);
+        let (run_at, due_ms) = due(now, Duration::from_millis(1_500));
+        assert_eq!(run_at, 1_000_001, "apalis runs it at the second below");
+        assert_eq!(due_ms, Some(1_000_001_750));
+        let job = Job {
+            v: JOB_VERSION,
+            event_id: 1,
+            attempt: 1,
+            seq: 1,
+            due_ms,
+        };
+        let picked_up = UNIX_EPOCH + Duration::from_secs(1_000_001);
+        assert_eq!(job.wait_left(picked_up), Duration::from_millis(750));
+        let late = UNIX_EPOCH + Duration::from_secs(1_000_002);
+        assert_eq!(job.wait_left(late), Duration::ZERO);
+        assert_eq!(
+            due(now, Duration::ZERO),
+            (1_000_000, None),
+            "no delay, no wait"
+        );
+        let whole = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(due(whole, Duration::from_secs(2)), (1_000_002, None));
     }
 }

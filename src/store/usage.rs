@@ -1,6 +1,10 @@
 //! What a run used: the playbook and its version, the model, tokens (prompt, cached, completion)
 //! and the estimated cost; and the day's LLM spend for the daily budget.
 
+use std::collections::BTreeMap;
+
+use sqlx::{Sqlite, Transaction};
+
 use super::{Db, StoreError, with_pool};
 
 /// A run's usage, written once its playbook has run.
@@ -76,6 +80,49 @@ pub struct RunCost {
     pub cost_usd: f64,
     /// When retention deleted the run's trail.
     pub pruned_at: Option<String>,
+    /// The run's Intercom requests as stored (a JSON object); see [`RunCost::intercom`].
+    #[serde(skip)]
+    pub intercom_requests: Option<String>,
+}
+
+impl RunCost {
+    /// The run's Intercom requests by route; `None` when they were not recorded (a run from
+    /// before they were, or one still going).
+    pub fn intercom(&self) -> Option<BTreeMap<String, u32>> {
+        self.intercom_requests
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+    }
+}
+
+/// Adds `counts` to the Intercom requests recorded for run `run_id` (a resumed run adds to what
+/// its earlier attempts sent).
+pub async fn add_intercom_requests(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    counts: &BTreeMap<String, u32>,
+) -> Result<(), StoreError> {
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT intercom_requests FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+    let mut total: BTreeMap<String, u32> = before
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    for (route, n) in counts {
+        *total.entry(route.clone()).or_default() += n;
+    }
+    // A map of strings to integers always encodes.
+    let json = serde_json::to_string(&total).unwrap_or_default();
+    sqlx::query("UPDATE runs SET intercom_requests = $1 WHERE id = $2")
+        .bind(json)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 impl Db {
@@ -83,7 +130,7 @@ impl Db {
     pub async fn run_cost(&self, id: i64) -> Result<Option<RunCost>, StoreError> {
         Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT playbook_version, mode, model, prompt_tokens, cached_tokens, \
-             completion_tokens, cost_usd, pruned_at FROM runs WHERE id = $1",
+             completion_tokens, cost_usd, pruned_at, intercom_requests FROM runs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(p)

@@ -40,6 +40,38 @@ async fn three_quick_messages_in_one_conversation_make_one_run_on_the_last() {
 }
 
 #[tokio::test]
+async fn a_debounced_run_starts_no_sooner_than_its_window_even_a_fraction_of_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.debounce = Duration::from_millis(1_500);
+    let app = spawn_app_with(dir, config).await;
+
+    for i in 1..=3 {
+        let body = notification(
+            &format!("notif_window_{i}"),
+            "conversation.user.replied",
+            &format!("c-window-{i}"),
+        );
+        assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    }
+    app.drain_queue().await;
+
+    assert_eq!(app.count("SELECT COUNT(*) FROM runs").await, 3);
+    // Milliseconds from each message's arrival to its run's start; apalis alone schedules to the
+    // second, which would start some runs up to a second early.
+    let earliest = app
+        .count(
+            "SELECT MIN(CAST(ROUND((julianday(r.started_at) - julianday(e.received_at)) * 86400000) \
+             AS INTEGER)) FROM runs r JOIN webhook_events e ON e.id = r.event_id",
+        )
+        .await;
+    assert!(
+        earliest >= 1_500,
+        "a run started {earliest} ms after its message, inside the 1.5 s debounce"
+    );
+}
+
+#[tokio::test]
 async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir, &[SECRET]);

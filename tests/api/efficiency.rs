@@ -12,15 +12,18 @@ use crate::{
     llm_stub::{Gate, LlmStub, Turn},
 };
 
-const PRIYA: &str = "6762f1261bb69f9f21930001";
+pub(crate) const PRIYA: &str = "6762f1261bb69f9f21930001";
 
 /// Requests per `METHOD /route` the sandbox received so far.
-fn endpoints(app: &TestApp) -> BTreeMap<String, u64> {
+pub(crate) fn endpoints(app: &TestApp) -> BTreeMap<String, u64> {
     app.sandbox().stats().per_endpoint
 }
 
 /// Requests per endpoint between two readings (endpoints with none left out).
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+pub(crate) fn delta(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
     after
         .iter()
         .map(|(k, n)| (k.clone(), n - before.get(k).copied().unwrap_or(0)))
@@ -29,7 +32,7 @@ fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTree
 }
 
 /// A customer starts a conversation; returns its id once its run (and the echoes) are done.
-async fn new_conversation(app: &TestApp, text: &str) -> String {
+pub(crate) async fn new_conversation(app: &TestApp, text: &str) -> String {
     let id = app
         .sandbox()
         .customer_says(None, PRIYA, text)
@@ -276,7 +279,7 @@ fn conversation_of(request: &Value) -> String {
 
 /// A model that, in every run, takes `turns(conversation id)` in order (the n-th request of a
 /// run, counted by the assistant turns it carries, gets the n-th turn).
-fn every_run(turns: fn(&str) -> Vec<Turn>) -> Turn {
+pub(crate) fn every_run(turns: fn(&str) -> Vec<Turn>) -> Turn {
     Turn::Forever(Box::new(Turn::Dynamic(std::sync::Arc::new(
         move |request: &Value| {
             let taken = request["messages"]
@@ -291,7 +294,7 @@ fn every_run(turns: fn(&str) -> Vec<Turn>) -> Turn {
 }
 
 /// Creates the tags the shipped playbooks' steps add, as a workspace that ran them before has.
-async fn workspace_has_tags(app: &TestApp, names: &[&str]) {
+pub(crate) async fn workspace_has_tags(app: &TestApp, names: &[&str]) {
     let teammate = IntercomClient::builder(
         app.sandbox().base_url(),
         SecretString::from(DEMO_ACCESS_TOKEN),
@@ -327,7 +330,7 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
-const REFUND_TEXT: &str = "Hello, I was charged twice this month. Can I get a refund?";
+pub(crate) const REFUND_TEXT: &str = "Hello, I was charged twice this month. Can I get a refund?";
 
 #[tokio::test]
 async fn a_live_refund_run_reads_the_conversation_and_the_contact_once_and_makes_three_writes() {

@@ -31,6 +31,7 @@ mod properties;
 mod real_model;
 mod replies;
 mod retry_budget;
+mod run_usage;
 mod sandbox;
 mod scenarios;
 mod security;

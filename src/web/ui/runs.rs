@@ -177,7 +177,7 @@ pub async fn show(State(state): State<UiState>, viewer: Viewer, Path(id): Path<i
         Err(e) => return layout::internal(e),
     };
     let cost = cost.unwrap_or_default();
-    let transcript = crate::transcript::render(&run, &steps, &actions);
+    let transcript = crate::transcript::render(&run, &cost, &steps, &actions);
     let inbox = run
         .conversation_id
         .as_deref()
