@@ -236,9 +236,8 @@ impl Db {
         token: Option<&str>,
         limit: i64,
     ) -> Result<Vec<McpCall>, StoreError> {
-        let mut calls: Vec<McpCall> =
-            with_pool!(self, |p| {
-                sqlx::query_as(
+        let mut calls: Vec<McpCall> = with_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT id, token_name, tool, arguments, status, reason, result, run_id, replay_of, \
              protocol_version, client, duration_ms, created_at, finished_at FROM mcp_calls \
              WHERE ($1 IS NULL OR token_name = $1) ORDER BY id DESC LIMIT $2",
@@ -247,7 +246,7 @@ impl Db {
         .bind(limit)
         .fetch_all(p)
         .await
-            })?;
+        })?;
         for call in &mut calls {
             if let Some(run) = call.run_id {
                 call.writes = self.run_actions(run).await?;

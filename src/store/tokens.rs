@@ -320,9 +320,8 @@ impl Db {
             list.as_ref()
                 .map(|l| serde_json::Value::from(l.clone()).to_string())
         };
-        let inserted =
-            with_pool!(self, |p| {
-                sqlx::query(
+        let inserted = with_pool!(self, |p| {
+            sqlx::query(
             "INSERT INTO tokens (name, scope, tags, tools, secret_hash, api_key_hash, expires_at, \
              rate_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
         )
@@ -337,7 +336,7 @@ impl Db {
         .execute(p)
         .await
         .map(|r| r.rows_affected())
-            })?;
+        })?;
         if inserted == 0 {
             return Err(TokenError::NameTaken(new.name.clone()));
         }
