@@ -566,11 +566,10 @@ impl Runner {
         let deadline = Instant::now() + timeout;
         loop {
             finished.borrow_and_update();
-            let queued: i64 = crate::with_pool!(self.db, |p| {
+            let queued: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                    .fetch_one(p)
-                    .await
-            })?;
+                    .fetch_one(self.db.pool())
+                    .await?;
             if queued == 0 {
                 return Ok(true);
             }

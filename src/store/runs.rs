@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{FromRow, Sqlite, Transaction};
 
-use super::{Db, NOW, StoreError, with_pool};
+use super::{Db, NOW, StoreError};
 
 /// How a run ended, as stored in `runs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -150,27 +150,25 @@ impl Db {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM runs WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
-        );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql
-        ))
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+        )))
         .bind(status)
         .bind(limit)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows)
     }
 
     /// One run.
     pub async fn run(&self, id: i64) -> Result<Option<RunSummary>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql
-        ))
+        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE id = ?"
+        )))
         .bind(id)
-        .fetch_optional(p)
-        .await)?)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row)
     }
 }
 
@@ -191,12 +189,12 @@ pub struct RunStep {
 impl Db {
     /// A run's trail, in order.
     pub async fn run_steps(&self, run_id: i64) -> Result<Vec<RunStep>, StoreError> {
-        Ok(with_pool!(self, |p| sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT seq, kind, name, payload, prompt_tokens, completion_tokens, duration_ms, \
-             created_at FROM run_steps WHERE run_id = $1 ORDER BY seq",
+             created_at FROM run_steps WHERE run_id = ? ORDER BY seq",
         )
         .bind(run_id)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?)
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Backend, Db, StoreError, events::EventSummary, runs::RunSummary, with_pool};
+use super::{Db, StoreError, events::EventSummary, runs::RunSummary};
 
 /// Outcomes that mean the bot answered the customer itself.
 pub const AUTOMATED: &[&str] = &["resolved", "replied"];
@@ -89,28 +89,22 @@ const RUN_COLUMNS: &str = "id, event_id, conversation_id, topic, playbook, statu
                            reason, last_error, attempts, started_at, finished_at, duration_ms";
 
 /// `started_at` bound for "the last `seconds`".
-fn since_sql(backend: Backend, seconds: u64) -> String {
-    backend.ago(seconds as f64)
-}
-
-/// SQL counting the rows where `condition` holds (a plain integer on both backends).
-fn count_if(condition: &str) -> String {
-    format!("CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)")
+fn since_sql(seconds: u64) -> String {
+    format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{seconds} seconds')")
 }
 
 impl Db {
     /// The overview of the last `seconds`, bucketed by hour (`hourly`) or day.
     pub async fn overview(&self, seconds: u64, hourly: bool) -> Result<Overview, StoreError> {
-        let since = since_sql(self.backend(), seconds);
+        let since = since_sql(seconds);
         let width = if hourly { 13 } else { 10 };
-        let sql = format!(
-            "SELECT substr(started_at, 1, {width}) AS b, outcome, COUNT(*) FROM runs \
-             WHERE started_at >= {since} GROUP BY b, outcome ORDER BY b"
-        );
         let rows: Vec<(String, Option<String>, i64)> =
-            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_all(p)
-                .await)?;
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT substr(started_at, 1, {width}) AS b, outcome, COUNT(*) FROM runs \
+             WHERE started_at >= {since} GROUP BY b, outcome ORDER BY b"
+            )))
+            .fetch_all(self.pool())
+            .await?;
         let mut overview = Overview::default();
         for (label, outcome, n) in rows {
             let outcome = outcome.unwrap_or_else(|| "running".to_owned());
@@ -125,77 +119,64 @@ impl Db {
                 }),
             }
         }
-        let sql = format!(
+        overview.with_playbook = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM runs WHERE started_at >= {since} AND playbook IS NOT NULL"
-        );
-        overview.with_playbook =
-            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(p)
-                .await)?;
-        let sql = format!(
+        )))
+        .fetch_one(self.pool())
+        .await?;
+        overview.failures = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT COALESCE(reason, '?'), COUNT(*) FROM runs WHERE started_at >= {since} \
              AND status = 'failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
-        );
-        overview.failures = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(p)
-            .await)?;
+        )))
+        .fetch_all(self.pool())
+        .await?;
         let where_ =
             format!("started_at >= {since} AND playbook IS NOT NULL AND duration_ms IS NOT NULL");
         overview.duration_p50_ms = self.percentile_ms(&where_, 0.5).await?;
         overview.duration_p95_ms = self.percentile_ms(&where_, 0.95).await?;
-        let sql = format!(
-            "SELECT substr(started_at, 1, 10) AS day, \
-             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
-             CAST(SUM(cached_tokens) AS BIGINT) AS cached_tokens, \
-             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+        overview.usage = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT substr(started_at, 1, 10) AS day, SUM(prompt_tokens) AS prompt_tokens, \
+             SUM(cached_tokens) AS cached_tokens, SUM(completion_tokens) AS completion_tokens, \
              SUM(cost_usd) AS cost_usd FROM runs WHERE started_at >= {since} \
              GROUP BY day ORDER BY day"
-        );
-        overview.usage = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(p)
-            .await)?;
+        )))
+        .fetch_all(self.pool())
+        .await?;
         Ok(overview)
     }
 
     /// The `q` quantile of `duration_ms` over the runs matching `where_` (nearest rank).
     async fn percentile_ms(&self, where_: &str, q: f64) -> Result<Option<i64>, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM runs WHERE {where_}");
-        let n: i64 = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(p)
-            .await)?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM runs WHERE {where_}"
+        )))
+        .fetch_one(self.pool())
+        .await?;
         if n == 0 {
             return Ok(None);
         }
         let offset = ((n as f64 * q).ceil() as i64 - 1).clamp(0, n - 1);
-        let sql = format!(
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT duration_ms FROM runs WHERE {where_} ORDER BY duration_ms LIMIT 1 OFFSET {offset}"
-        );
-        Ok(with_pool!(self, |p| sqlx::query_scalar(
-            sqlx::AssertSqlSafe(sql)
-        )
-        .fetch_optional(p)
-        .await)?)
+        )))
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Per-playbook figures over the last `seconds`.
     pub async fn playbook_stats(&self, seconds: u64) -> Result<Vec<PlaybookStats>, StoreError> {
-        let since = since_sql(self.backend(), seconds);
-        let sql = format!(
-            "SELECT playbook, COUNT(*) AS runs, {} AS resolved, {} AS replied, \
-             {} AS handed_off, {} AS failed, \
-             CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS tokens, \
-             SUM(cost_usd) AS cost_usd \
+        let since = since_sql(seconds);
+        let mut stats: Vec<PlaybookStats> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT playbook, COUNT(*) AS runs, SUM(outcome = 'resolved') AS resolved, \
+             SUM(outcome = 'replied') AS replied, \
+             SUM(outcome IN ('handed_off', 'escalated')) AS handed_off, \
+             SUM(status = 'failed') AS failed, \
+             SUM(prompt_tokens + completion_tokens) AS tokens, SUM(cost_usd) AS cost_usd \
              FROM runs WHERE started_at >= {since} AND playbook IS NOT NULL \
-             GROUP BY playbook ORDER BY playbook",
-            count_if("outcome = 'resolved'"),
-            count_if("outcome = 'replied'"),
-            count_if("outcome IN ('handed_off', 'escalated')"),
-            count_if("status = 'failed'"),
-        );
-        let mut stats: Vec<PlaybookStats> =
-            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_all(p)
-                .await)?;
+             GROUP BY playbook ORDER BY playbook"
+        )))
+        .fetch_all(self.pool())
+        .await?;
         for s in &mut stats {
             let name = s.playbook.replace('\'', "''");
             let where_ = format!(
@@ -212,16 +193,13 @@ impl Db {
         filter: &RunFilter,
         limit: i64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR playbook = $1) \
-             AND ($2 IS NULL OR outcome = $2) AND ($3 IS NULL OR reason = $3) \
-             AND ($4 IS NULL OR conversation_id = $4) AND ($5 IS NULL OR event_id = $5) \
-             AND ($6 IS NULL OR started_at >= $6) AND ($7 IS NULL OR started_at < $7) \
-             AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
-        );
-        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql
-        ))
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR playbook = ?1) \
+             AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR reason = ?3) \
+             AND (?4 IS NULL OR conversation_id = ?4) AND (?5 IS NULL OR event_id = ?5) \
+             AND (?6 IS NULL OR started_at >= ?6) AND (?7 IS NULL OR started_at < ?7) \
+             AND (?8 IS NULL OR id < ?8) ORDER BY id DESC LIMIT ?9"
+        )))
         .bind(&filter.playbook)
         .bind(&filter.outcome)
         .bind(&filter.reason)
@@ -231,8 +209,8 @@ impl Db {
         .bind(&filter.until)
         .bind(filter.before)
         .bind(limit)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// One page of events with `status` and `topic` (both optional), newest first.
@@ -243,18 +221,18 @@ impl Db {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        Ok(with_pool!(self, |p| sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT id, notification_id, topic, conversation_id, received_at, status, \
              delivery_attempts, parse_error, processed_at FROM webhook_events \
-             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR topic = $2) \
-             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR topic = ?2) \
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
         )
         .bind(status)
         .bind(topic)
         .bind(before)
         .bind(limit)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Ids of the events with `status` received in the last `seconds`, oldest first.
@@ -263,16 +241,13 @@ impl Db {
         status: &str,
         seconds: u64,
     ) -> Result<Vec<i64>, StoreError> {
-        let sql = format!(
-            "SELECT id FROM webhook_events WHERE status = $1 AND received_at >= {} ORDER BY id",
-            since_sql(self.backend(), seconds)
-        );
-        Ok(with_pool!(self, |p| sqlx::query_scalar(
-            sqlx::AssertSqlSafe(sql)
-        )
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM webhook_events WHERE status = ? AND received_at >= {} ORDER BY id",
+            since_sql(seconds)
+        )))
         .bind(status)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?)
     }
 }
 
@@ -294,12 +269,12 @@ pub struct McpCall {
 impl Db {
     /// The newest MCP tool calls.
     pub async fn recent_mcp_calls(&self, limit: i64) -> Result<Vec<McpCall>, StoreError> {
-        Ok(with_pool!(self, |p| sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT id, token_name, tool, status, reason, run_id, client, duration_ms, created_at \
-             FROM mcp_calls ORDER BY id DESC LIMIT $1",
+             FROM mcp_calls ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(p)
-        .await)?)
+        .fetch_all(self.pool())
+        .await?)
     }
 }
