@@ -36,7 +36,11 @@ pub fn spawn_worker(
         .batch_size(settings.workers)
         .heartbeat_interval(settings.heartbeat)
         .missed_heartbeats(2);
-    let backend = SqliteStorage::<Job>::new(db.pool())
+    let pool = match db.sqlite() {
+        Ok(pool) => pool,
+        Err(error) => return tokio::spawn(async move { Err(BoxDynError::from(error)) }),
+    };
+    let backend = SqliteStorage::<Job>::new(pool)
         .with_config(config)
         .poll_with_interval(settings.poll_interval);
     let idle = Arc::clone(&runner);

@@ -39,7 +39,7 @@ fallback:
 
 async fn statuses(app: &crate::helpers::TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-        .fetch_all(app.app.db().pool())
+        .fetch_all(app.app.db().sqlite().unwrap())
         .await
         .unwrap()
         .into_iter()
@@ -84,7 +84,7 @@ async fn a_rate_limited_model_that_sends_broken_calls_recovers_and_replies_once(
     assert_eq!(run.outcome.as_deref(), Some("replied"));
     let payloads: Vec<String> =
         sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-            .fetch_all(app.app.db().pool())
+            .fetch_all(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(payloads.len(), 4);
