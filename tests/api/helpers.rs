@@ -18,7 +18,20 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Holds the database directory until the test ends.
     pub _dir: TempDir,
+    /// The PostgreSQL database of a test run with `TRIAGED_TEST_BACKEND=postgres`, dropped with
+    /// the app.
+    pub _pg: Option<crate::postgres::TestPg>,
 }
+
+/// Whether the test daemons run on PostgreSQL (`TRIAGED_TEST_BACKEND=postgres`: the CI matrix
+/// step) rather than on a SQLite file.
+pub fn on_postgres() -> bool {
+    std::env::var("TRIAGED_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// PostgreSQL databases made by [`test_config`], until [`spawn_app_with`] takes them over.
+static PG_DATABASES: std::sync::Mutex<Vec<crate::postgres::TestPg>> =
+    std::sync::Mutex::new(Vec::new());
 
 impl TestApp {
     /// Posts `body` to the webhook endpoint with a signature made with `secret`.
@@ -68,17 +81,26 @@ impl TestApp {
 
     /// `(count of runs, count of events)` straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.app.db().sqlite().unwrap())
-            .await
-            .expect("count query")
+        triaged::with_pool!(self.app.db(), |p| sqlx::query_scalar(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .fetch_one(p)
+        .await)
+        .expect("count query")
     }
 }
 
 /// A configuration with a fresh database in `dir`, no playbooks (queue mechanics only), and a
 /// built-in sandbox as Intercom.
 pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
-    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
+    let url = if on_postgres() {
+        let pg = crate::postgres::TestPg::new_blocking();
+        let url = pg.url.clone();
+        PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner()).push(pg);
+        url
+    } else {
+        format!("sqlite://{}", dir.path().join("triaged.db").display())
+    };
     let mut config = Config::for_tests(url, secrets);
     let playbooks = dir.path().join("no-playbooks");
     std::fs::create_dir_all(&playbooks).expect("playbook dir");
@@ -89,6 +111,11 @@ pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
 /// Starts the app with `config`.
 pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     triaged::install_crypto_provider();
+    let pg = {
+        let mut databases = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        let at = databases.iter().position(|pg| pg.url == config.database_url);
+        at.map(|at| databases.swap_remove(at))
+    };
     let app = App::start(config).await.expect("app starts");
     let base = format!("http://{}", app.addr());
     TestApp {
@@ -96,6 +123,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         base,
         client: reqwest::Client::new(),
         _dir: dir,
+        _pg: pg,
     }
 }
 

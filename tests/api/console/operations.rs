@@ -11,6 +11,7 @@ async fn a_dead_worker_makes_readyz_503_and_the_daemon_stop_with_an_error() {
         base,
         client,
         _dir,
+        _pg,
     } = spawn_app().await;
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
