@@ -466,14 +466,16 @@ impl Runner {
         event_id: i64,
         covered: &[i64],
     ) -> Result<(), QueueError> {
-        let waiting: i64 = crate::store::with_tx!(tx, |c| sqlx::query_scalar(
+        let waiting: i64 = crate::store::with_tx!(tx, |c| {
+            sqlx::query_scalar(
             "SELECT COUNT(*) FROM webhook_events WHERE conversation_id = $1 AND status = 'queued' \
              AND id != $2",
         )
         .bind(conversation)
         .bind(event_id)
         .fetch_one(c)
-        .await)?;
+        .await
+        })?;
         if waiting > 0 {
             return Ok(());
         }

@@ -19,9 +19,9 @@ mod worker;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::store::{Backend, Tx, with_pool, with_tx};
 use apalis::prelude::TaskBuilder;
 use serde::{Deserialize, Serialize};
-use crate::store::{Backend, Tx, with_pool, with_tx};
 
 use crate::store::{Db, StoreError};
 
@@ -160,10 +160,12 @@ pub async fn depth(db: &Db) -> Result<i64, StoreError> {
          AND status IN ('Pending', 'Queued', 'Running')",
         jobs_table(db.backend())
     );
-    Ok(with_pool!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(QUEUE)
-        .fetch_one(p)
-        .await)?)
+    Ok(with_pool!(db, |p| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(sql)
+    )
+    .bind(QUEUE)
+    .fetch_one(p)
+    .await)?)
 }
 
 /// apalis's job table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL (same columns for what we

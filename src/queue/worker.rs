@@ -78,9 +78,11 @@ pub fn spawn_worker(
                 .batch_size(settings.workers)
                 .heartbeat_interval(settings.heartbeat)
                 .missed_heartbeats(2);
-            spawn!(SqliteStorage::<Job>::new(pool)
-                .with_config(config)
-                .poll_with_interval(settings.poll_interval))
+            spawn!(
+                SqliteStorage::<Job>::new(pool)
+                    .with_config(config)
+                    .poll_with_interval(settings.poll_interval)
+            )
         }
         Pool::Postgres(pool) => {
             let config = apalis_postgres::Config::default()
@@ -93,9 +95,11 @@ pub fn spawn_worker(
             let wake = Strategy::new()
                 .stream(Pubsub::new(pool.clone(), QUEUE.to_owned()))
                 .interval(settings.poll_interval);
-            spawn!(PostgresStorage::<Job>::new(pool)
-                .with_config(config)
-                .poll_with_strategy(wake))
+            spawn!(
+                PostgresStorage::<Job>::new(pool)
+                    .with_config(config)
+                    .poll_with_strategy(wake)
+            )
         }
     }
 }

@@ -65,7 +65,8 @@ pub enum Inserted {
 /// new row gets a job, so the queue's own insert (which on PostgreSQL has no `ON CONFLICT`) never
 /// sees a key twice.
 pub async fn insert(tx: &mut Tx, event: &NewEvent<'_>) -> Result<Inserted, StoreError> {
-    let new_id: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
+    let new_id: Option<i64> = with_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO webhook_events (dedupe_key, notification_id, topic, app_id, conversation_id, \
          created_at, delivery_attempts, status, parse_error, raw_body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -82,7 +83,8 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent<'_>) -> Result<Inserted, Store
     .bind(event.parse_error)
     .bind(event.raw_body)
     .fetch_optional(c)
-    .await)?;
+    .await
+    })?;
     if let Some(id) = new_id {
         return Ok(Inserted::New(id));
     }

@@ -100,7 +100,9 @@ fn topics_json(listened: Option<&[String]>) -> Option<String> {
 /// SQL: `topic` is one some playbook listens to, the JSON array of them bound as `$n` (NULL: all).
 fn listened(backend: Backend, n: usize) -> String {
     match backend {
-        Backend::Sqlite => format!("(${n} IS NULL OR topic IN (SELECT value FROM json_each(${n})))"),
+        Backend::Sqlite => {
+            format!("(${n} IS NULL OR topic IN (SELECT value FROM json_each(${n})))")
+        }
         Backend::Postgres => format!(
             "(${n}::text IS NULL OR topic IN (SELECT json_array_elements_text(${n}::json)))"
         ),

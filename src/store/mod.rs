@@ -100,9 +100,9 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+pub(crate) use crate::with_tx;
 pub use open::redact;
 pub use tx::Tx;
-pub(crate) use crate::with_tx;
 
 /// Errors from the store edge.
 #[derive(Debug, thiserror::Error)]

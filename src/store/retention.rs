@@ -72,7 +72,9 @@ impl Db {
         .await?;
         let run_trails = exec(
             &mut tx,
-            format!("UPDATE runs SET pruned_at = {now}, last_error = NULL WHERE id IN ({old_runs})"),
+            format!(
+                "UPDATE runs SET pruned_at = {now}, last_error = NULL WHERE id IN ({old_runs})"
+            ),
         )
         .await?;
         let sessions = exec(

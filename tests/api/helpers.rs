@@ -18,9 +18,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Holds the database directory until the test ends.
     pub _dir: TempDir,
-    /// The PostgreSQL database of a test run with `TRIAGED_TEST_BACKEND=postgres`, dropped with
+    /// The PostgreSQL databases of a test run with `TRIAGED_TEST_BACKEND=postgres`, dropped with
     /// the app.
-    pub _pg: Option<crate::postgres::TestPg>,
+    pub _pg: Vec<crate::postgres::TestPg>,
+    /// The app's `TRIAGED_DATABASE_URL`, for running the CLI on its database.
+    pub database_url: String,
 }
 
 /// Whether the test daemons run on PostgreSQL (`TRIAGED_TEST_BACKEND=postgres`: the CI matrix
@@ -29,9 +31,37 @@ pub fn on_postgres() -> bool {
     std::env::var("TRIAGED_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
-/// PostgreSQL databases made by [`test_config`], until [`spawn_app_with`] takes them over.
-static PG_DATABASES: std::sync::Mutex<Vec<crate::postgres::TestPg>> =
-    std::sync::Mutex::new(Vec::new());
+impl TestApp {
+    /// SQL for the milliseconds from the stored time `earlier` to `later` (two RFC 3339 text
+    /// columns), in this app's database dialect.
+    pub fn millis_between(&self, later: &str, earlier: &str) -> String {
+        match self.app.db().backend() {
+            triaged::store::Backend::Sqlite => {
+                format!("((julianday({later}) - julianday({earlier})) * 86400000.0)")
+            }
+            triaged::store::Backend::Postgres => format!(
+                "(EXTRACT(EPOCH FROM (({later})::timestamptz - ({earlier})::timestamptz)) * 1000.0)"
+            ),
+        }
+    }
+
+    /// SQL for the stored-time text of `seconds` ago, in this app's database dialect.
+    pub fn ago(&self, seconds: u64) -> String {
+        match self.app.db().backend() {
+            triaged::store::Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{seconds} seconds')")
+            }
+            triaged::store::Backend::Postgres => format!("triaged_ago({seconds})"),
+        }
+    }
+}
+
+thread_local! {
+    /// PostgreSQL databases [`test_config`] made on this test's thread, until [`spawn_app_with`]
+    /// takes them over; one never used is dropped when the test's thread ends.
+    static PG_DATABASES: std::cell::RefCell<Vec<crate::postgres::TestPg>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl TestApp {
     /// Posts `body` to the webhook endpoint with a signature made with `secret`.
@@ -96,7 +126,7 @@ pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
     let url = if on_postgres() {
         let pg = crate::postgres::TestPg::new_blocking();
         let url = pg.url.clone();
-        PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner()).push(pg);
+        PG_DATABASES.with_borrow_mut(|dbs| dbs.push(pg));
         url
     } else {
         format!("sqlite://{}", dir.path().join("triaged.db").display())
@@ -111,11 +141,8 @@ pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
 /// Starts the app with `config`.
 pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     triaged::install_crypto_provider();
-    let pg = {
-        let mut databases = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
-        let at = databases.iter().position(|pg| pg.url == config.database_url);
-        at.map(|at| databases.swap_remove(at))
-    };
+    let pg = PG_DATABASES.with_borrow_mut(std::mem::take);
+    let database_url = config.database_url.clone();
     let app = App::start(config).await.expect("app starts");
     let base = format!("http://{}", app.addr());
     TestApp {
@@ -124,6 +151,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         client: reqwest::Client::new(),
         _dir: dir,
         _pg: pg,
+        database_url,
     }
 }
 

@@ -27,15 +27,29 @@ async fn a_burst_with_redeliveries_is_stored_once_each_with_one_job_and_every_re
     // queued up, so copies of one id land in the same transaction.
     let bodies: Vec<Vec<u8>> = (0..60)
         .flat_map(|i| {
-            let body = notification(&format!("notif_pg_burst_{i}"), "conversation.user.replied", &format!("c{}", i % 7));
+            let body = notification(
+                &format!("notif_pg_burst_{i}"),
+                "conversation.user.replied",
+                &format!("c{}", i % 7),
+            );
             [body.clone(), body.clone(), body]
         })
         .collect();
     let statuses = join_all(bodies.iter().map(|b| app.post_signed_webhook(b))).await;
-    assert!(statuses.iter().all(|r| r.status() == 200), "every delivery is acknowledged");
-    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM webhook_events").await, 60);
+    assert!(
+        statuses.iter().all(|r| r.status() == 200),
+        "every delivery is acknowledged"
+    );
     assert_eq!(
-        scalar(&app, "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'triaged.event.v1'").await,
+        scalar(&app, "SELECT COUNT(*) FROM webhook_events").await,
+        60
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'triaged.event.v1'"
+        )
+        .await,
         60,
         "one job per new event, none for a redelivery"
     );
@@ -57,15 +71,27 @@ async fn stored_events_run_on_postgres_and_the_queue_drains() {
     let pg = TestPg::new().await;
     let app = spawn_on(&pg, 2).await;
     for i in 0..6 {
-        let body = notification(&format!("notif_pg_run_{i}"), "conversation.user.replied", &format!("r{i}"));
+        let body = notification(
+            &format!("notif_pg_run_{i}"),
+            "conversation.user.replied",
+            &format!("r{i}"),
+        );
         assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
     }
     app.drain_queue().await;
     let runs = app.app.db().list_runs(None, 50).await.unwrap();
     assert_eq!(runs.len(), 6, "{runs:#?}");
-    assert!(runs.iter().all(|r| r.status == "succeeded" || r.status == "skipped"), "{runs:#?}");
+    assert!(
+        runs.iter()
+            .all(|r| r.status == "succeeded" || r.status == "skipped"),
+        "{runs:#?}"
+    );
     assert_eq!(
-        scalar(&app, "SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'").await,
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'"
+        )
+        .await,
         0
     );
     app.app.shutdown().await.unwrap();
