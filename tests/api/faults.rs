@@ -159,13 +159,7 @@ async fn with_a_share_of_intercom_5xx_and_latency_every_run_ends_and_no_reply_is
     // Each run: read, reply, done (the same script for every conversation).
     stub.push([Turn::Forever(Box::new(Turn::Dynamic(std::sync::Arc::new(
         |request: &serde_json::Value| {
-            let text = request.to_string();
-            let conversation = text
-                .split("on conversation ")
-                .nth(1)
-                .and_then(|s| s.split('.').next())
-                .unwrap_or_default()
-                .to_owned();
+            let conversation = crate::llm_stub::conversation_of(request);
             let replied = request["messages"]
                 .as_array()
                 .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
