@@ -2,8 +2,9 @@
 //! `triaged serve` processes on one PostgreSQL database behind a round-robin relay (a Service),
 //! 300 customer messages over 100 conversations to an agent playbook that writes twice per run.
 //! Meanwhile one replica is SIGKILLed and restarted, and another is SIGSTOPped until every lease
-//! it held has expired, then SIGCONTed. Afterwards: no event lost, every customer message
-//! answered exactly once, no write doubled, no two runs of one conversation overlapping.
+//! it held has expired, then SIGCONTed. Afterwards: no event lost, every accepted event processed
+//! (with its run) or coalesced, every customer message answered exactly once, no write doubled,
+//! no two runs of one conversation overlapping; the figures are printed.
 
 use std::{
     collections::BTreeMap,
@@ -267,7 +268,9 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
          AND status NOT IN ('processed', 'coalesced')",
     )
     .await;
-    // Every processed event has exactly one run that ended; a coalesced one none left open.
+    // Every processed event has a run that ended. An event can have a second one: the follow-up
+    // run the conversation model starts on it when the customer wrote after its run's snapshot
+    // (answered exactly once all the same, which the replies below check).
     let runs_per_event: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT e.id, COUNT(r.id) FROM webhook_events e \
          LEFT JOIN runs r ON r.event_id = e.id AND r.status NOT IN ('coalesced') \
@@ -276,7 +279,8 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
     .fetch_all(&watch)
     .await
     .unwrap();
-    let not_one_run: Vec<&(i64, i64)> = runs_per_event.iter().filter(|(_, n)| *n != 1).collect();
+    let without_run: Vec<&(i64, i64)> = runs_per_event.iter().filter(|(_, n)| *n == 0).collect();
+    let follow_ups: i64 = runs_per_event.iter().map(|(_, n)| (n - 1).max(0)).sum();
     let doubled_writes = count(
         &watch,
         "SELECT COUNT(*) FROM (SELECT idempotency_key FROM actions WHERE status = 'done' \
@@ -319,13 +323,13 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
         "replica harness: {REPLICAS} replicas on PostgreSQL, {CONVERSATIONS} conversations, {} \
          customer messages, {accepted} accepted; SIGKILL with {running_at_kill} runs running, \
          SIGSTOP holding {leases_of_frozen} leases; {replies} bot replies; lost {}, answered \
-         twice {}, events not processed {not_done}, processed events without exactly one run {}, \
+         twice {}, events not processed {not_done}, processed events without a run {}, follow-up runs {follow_ups}, \
          doubled writes {doubled_writes}, overlapping runs {overlapping}; {} Intercom requests \
          ({} throttled, peak {} per window); drained in {:.1}s",
         CONVERSATIONS * MESSAGES as usize,
         lost.len(),
         doubled.len(),
-        not_one_run.len(),
+        without_run.len(),
         stats.requests,
         stats.throttled,
         stats.peak_window_requests,
@@ -345,19 +349,7 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
         doubled.is_empty(),
         "a customer message answered twice: {doubled:?}"
     );
-    for (event, _) in &not_one_run {
-        let runs: Vec<(i64, String, Option<String>, Option<String>, String, Option<String>)> =
-            sqlx::query_as(
-                "SELECT id, status, outcome, reason, started_at, finished_at FROM runs \
-                 WHERE event_id = $1 ORDER BY id",
-            )
-            .bind(event)
-            .fetch_all(&watch)
-            .await
-            .unwrap();
-        eprintln!("event {event}: runs {runs:?}");
-    }
-    assert!(not_one_run.is_empty(), "{not_one_run:?}");
+    assert!(without_run.is_empty(), "{without_run:?}");
     assert_eq!(doubled_writes, 0);
     assert_eq!(overlapping, 0, "runs of one conversation overlapped");
     for r in replicas.into_iter().flatten() {
