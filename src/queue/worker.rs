@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BoxDynError, Data, PollWith, Strategy, WorkerBuilder, WorkerBuilderExt};
 use apalis_sqlite::SqliteStorage;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,8 @@ pub struct QueueSettings {
     pub heartbeat: Duration,
     /// On shutdown, how long runs in flight may take to finish.
     pub grace: Duration,
+    /// Ingest's signal that it committed new jobs.
+    pub wake: super::Wake,
 }
 
 /// Starts the worker; it stops taking jobs when `shutdown` fires and returns once the jobs it holds
@@ -36,9 +38,14 @@ pub fn spawn_worker(
         .batch_size(settings.workers)
         .heartbeat_interval(settings.heartbeat)
         .missed_heartbeats(2);
-    let backend = SqliteStorage::<Job>::new(db.pool())
-        .with_config(config)
-        .poll_with_interval(settings.poll_interval);
+    // Woken by ingest at once; the interval finds the jobs no signal announces.
+    let strategy = Strategy::new()
+        .stream(settings.wake.wakeups())
+        .interval(settings.poll_interval);
+    let backend = PollWith::new(
+        SqliteStorage::<Job>::new(db.pool()).with_config(config),
+        strategy,
+    );
     let idle = Arc::clone(&runner);
     let grace = settings.grace;
     let worker = WorkerBuilder::new(process_name())
