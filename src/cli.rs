@@ -306,7 +306,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Mcp(command) => crate::mcp::cli::run_mcp(command).await,
         Command::Migrate(db) => {
             open(&db).await?;
-            println!("migrations applied to {}", db.database_url);
+            println!(
+                "migrations applied to {}",
+                crate::store::redact(&db.database_url)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs(RunsCommand::List {

@@ -11,7 +11,7 @@
 //! | [`runner`] | what a job does: open a run, do the work, record the end (retries and failures included) |
 //! | [`intercom`] | the typed Intercom REST client: operations, models, errors, the shared rate limiter, company scroll, start-up check |
 //! | [`llm`] | chat completions against any OpenAI-compatible API |
-//! | [`store`] | the SQLite database: events, runs, access tokens, migrations |
+//! | [`store`] | the database (SQLite, or PostgreSQL for several replicas): events, runs, access tokens, migrations |
 //! | [`mcp`] | the tools for MCP clients over Streamable HTTP, and the access tokens that let them in |
 //! | [`web`] | the HTTP surface: webhook routes and `/healthz`, `/readyz`, `/metrics` |
 //! | [`config`] | every setting, read in one place |

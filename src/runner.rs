@@ -566,10 +566,11 @@ impl Runner {
         let deadline = Instant::now() + timeout;
         loop {
             finished.borrow_and_update();
-            let queued: i64 =
+            let queued: i64 = crate::with_pool!(self.db, |p| {
                 sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                    .fetch_one(self.db.pool())
-                    .await?;
+                    .fetch_one(p)
+                    .await
+            })?;
             if queued == 0 {
                 return Ok(true);
             }

@@ -76,15 +76,11 @@ pub async fn execute(
                     failure = Some(("budget".into(), detail.clone()));
                     break;
                 }
-                let system = prompt::system(
-                    subject.playbook,
-                    &spec.instructions,
-                    subject.conversation_id,
-                    &subject.timeline,
-                );
+                let system = prompt::system(subject.playbook, &spec.instructions);
                 toolbox.know_text(&spec.instructions);
                 toolbox.know_text(&subject.playbook.description);
-                let context = prompt::directive(subject.topic, subject.conversation_id);
+                let context =
+                    prompt::conversation(subject.topic, subject.conversation_id, &subject.timeline);
                 match super::run(llm, spec, system, context, toolbox, recorder, usage).await {
                     AgentEnd::Finished { answer } => {
                         recorder

@@ -33,12 +33,13 @@ pub struct Entry<'a> {
 impl Recorder {
     /// Continues after the steps the run already has (a resumed run keeps its earlier trail).
     pub async fn new(db: Db, run_id: i64) -> Self {
-        let last: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_steps WHERE run_id = ?")
+        let last: i64 = crate::with_pool!(db, |p| {
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_steps WHERE run_id = $1")
                 .bind(run_id)
-                .fetch_one(db.pool())
+                .fetch_one(p)
                 .await
-                .unwrap_or(0);
+        })
+        .unwrap_or(0);
         Self {
             db,
             run_id,
@@ -52,23 +53,24 @@ impl Recorder {
 
     pub async fn record(&self, entry: Entry<'_>) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let result = sqlx::query(
+        let result = crate::with_pool!(self.db, |p| sqlx::query(
             "INSERT INTO run_steps (run_id, seq, kind, name, payload, prompt_tokens, \
              completion_tokens, cached_tokens, cost_usd, duration_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(self.run_id)
         .bind(seq)
         .bind(entry.kind)
         .bind(entry.name)
         .bind(entry.payload.to_string())
-        .bind(entry.prompt_tokens)
-        .bind(entry.completion_tokens)
-        .bind(entry.cached_tokens)
+        .bind(entry.prompt_tokens.map(i64::from))
+        .bind(entry.completion_tokens.map(i64::from))
+        .bind(entry.cached_tokens.map(i64::from))
         .bind(entry.cost_usd)
         .bind(entry.duration_ms)
-        .execute(self.db.pool())
-        .await;
+        .execute(p)
+        .await
+        .map(|_| ()));
         if let Err(error) = result {
             tracing::error!(%error, run_id = self.run_id, "could not record a run step");
         }

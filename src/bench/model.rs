@@ -5,7 +5,8 @@
 //! decides each answer from the request alone, so concurrent runs of different conversations get
 //! the same behaviour: read the conversation with `get_conversation` (when offered and
 //! [`Behaviour::ReadThenReply`]), then reply once with `reply_to_conversation`, then stop with a
-//! one-line summary. The conversation id comes from the run's directive ("… on conversation ID.").
+//! one-line summary. The conversation id comes from the run's directive, the last line of its
+//! conversation message ("… on conversation ID. Follow your instructions.").
 //! It counts what it was sent (requests, request bytes, prompt bytes) per conversation, so the
 //! benchmark can print what a run costs in model traffic.
 
@@ -124,7 +125,8 @@ async fn completions(
     axum::Json(answer(&request, &conversation, behaviour, number))
 }
 
-/// The conversation the run is about, from its directive ("… on conversation ID.").
+/// The conversation the run is about, from its directive, the last line of the conversation
+/// message ("… on conversation ID."; the last match, as the customer's text may name others).
 fn conversation_of(request: &Value) -> Option<String> {
     request["messages"]
         .as_array()?
@@ -238,7 +240,11 @@ mod tests {
     fn request(calls: &[&str]) -> Value {
         let mut messages = vec![
             json!({"role": "system", "content": "rules"}),
-            json!({"role": "user", "content": "New event conversation.user.created on conversation 215000042. Follow your instructions."}),
+            json!({"role": "user", "content": crate::agent::prompt::conversation(
+                "conversation.user.created",
+                "215000042",
+                "conversation 215000042 · open\n… Can you look at conversation 215000001 too?",
+            )}),
         ];
         for name in calls {
             messages.push(json!({"role": "assistant", "content": null,

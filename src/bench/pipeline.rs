@@ -249,13 +249,13 @@ struct RunRow {
 }
 
 async fn finished_runs(app: &App) -> anyhow::Result<Vec<RunRow>> {
-    let rows = sqlx::query_as::<_, RunRow>(
+    let rows: Vec<RunRow> = crate::with_pool!(app.db(), |p| sqlx::query_as(
         "SELECT r.conversation_id, e.received_at, r.started_at, r.finished_at, r.status, \
          r.outcome, r.reason \
          FROM runs r JOIN webhook_events e ON e.id = r.event_id",
     )
-    .fetch_all(app.db().pool())
-    .await
+    .fetch_all(p)
+    .await)
     .context("reading the runs")?;
     Ok(rows)
 }

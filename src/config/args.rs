@@ -35,14 +35,15 @@ impl GlobalArgs {
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL: `sqlite://PATH` (created if missing).
+    /// Database URL: `sqlite://PATH` (created if missing; one replica), or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the database must exist; several replicas).
     #[arg(
         long,
         env = "TRIAGED_DATABASE_URL",
         default_value = "sqlite://triaged.db"
     )]
     pub database_url: String,
-    /// SQLite commit durability: `normal` survives a process crash; `full` also a machine crash.
+    /// SQLite commit durability (PostgreSQL always commits durably): `normal` survives a process crash; `full` also a machine crash.
     #[arg(long, env = "TRIAGED_DURABILITY", value_enum, default_value = "full")]
     pub durability: Durability,
 }

@@ -128,11 +128,15 @@ mod tests {
     }
 
     #[test]
-    fn only_sqlite_urls_that_name_a_file_are_database_urls() {
+    fn sqlite_urls_that_name_a_file_and_postgres_urls_that_name_a_host_are_database_urls() {
         for good in [
             "sqlite://triaged.db",
             "sqlite:///var/lib/t.db?mode=ro",
             "sqlite:t.db",
+            "postgres://x/y",
+            "postgres://triaged:secret@db.internal:5432/triaged?sslmode=require",
+            "postgresql://postgres@127.0.0.1/postgres",
+            "postgres:///triaged?host=/run/postgresql",
         ] {
             assert!(check_database_url(good).is_ok(), "{good}");
         }
@@ -142,7 +146,10 @@ mod tests {
             "sqlite:",
             "",
             "sqlite://?mode=ro",
-            "postgres://x/y",
+            "postgres://",
+            "postgres:///triaged",
+            "postgresql://user@/db",
+            "mysql://x/y",
         ] {
             let error = check_database_url(bad).err().map(|e| e.to_string());
             assert!(

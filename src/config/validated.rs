@@ -317,20 +317,36 @@ pub(super) struct ServeArgsParser {
     pub(super) serve: ServeArgs,
 }
 
-/// Checks that `TRIAGED_DATABASE_URL` names a SQLite file: `sqlite://PATH` or `sqlite:PATH`
-/// (query parameters allowed). Anything else (`garbage`, `sqlite://`, an empty value) is refused
-/// before a file could be created under that name.
+/// Checks that `TRIAGED_DATABASE_URL` names a database: a SQLite file (`sqlite://PATH` or
+/// `sqlite:PATH`, query parameters allowed) or a PostgreSQL server (`postgres://[USER@]HOST…` or
+/// `postgresql://…`). Anything else (`garbage`, `sqlite://`, `postgres://` with no host, an empty
+/// value) is refused before a file could be created under that name.
 pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split(['?', '#']).next().unwrap_or_default());
-    match path {
-        Some(path) if !path.trim().is_empty() => Ok(()),
-        _ => Err(ConfigError::Invalid {
+    let valid = if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        // The authority: `[user[:password]@]host[:port]`, up to the path or the query.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        let host = host.split(':').next().unwrap_or_default();
+        // A socket directory given as `?host=/run/postgresql` also names the server.
+        !host.trim().is_empty() || rest.contains("host=")
+    } else {
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|rest| rest.split(['?', '#']).next().unwrap_or_default())
+            .is_some_and(|path| !path.trim().is_empty())
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
             var: "TRIAGED_DATABASE_URL",
-            message: format!("{url:?} is not a database URL; use sqlite://PATH"),
-        }),
+            message: format!(
+                "{url:?} is not a database URL; use sqlite://PATH or postgres://USER@HOST/DATABASE"
+            ),
+        })
     }
 }
 

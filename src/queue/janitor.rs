@@ -22,7 +22,7 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
          ORDER BY e.id",
     )
     .bind(QUEUE)
-    .fetch_all(db.pool())
+    .fetch_all(db.sqlite()?)
     .await?;
     for (event_id,) in &stranded {
         let mut tx = db.begin_write().await?;
@@ -82,7 +82,7 @@ impl Janitor {
         )
         .bind(QUEUE)
         .bind(KEEP_DONE_FOR.as_secs() as i64)
-        .execute(self.db.pool())
+        .execute(self.db.sqlite()?)
         .await?
         .rows_affected();
         if pruned > 0 {

@@ -145,7 +145,7 @@ pub async fn depth(db: &Db) -> Result<i64, StoreError> {
         "SELECT COUNT(*) FROM Jobs WHERE job_type = ? AND status IN ('Pending', 'Queued', 'Running')",
     )
     .bind(QUEUE)
-    .fetch_one(db.pool())
+    .fetch_one(db.sqlite()?)
     .await?;
     Ok(n)
 }

@@ -38,12 +38,16 @@ pub fn spawn_worker(
         .batch_size(settings.workers)
         .heartbeat_interval(settings.heartbeat)
         .missed_heartbeats(2);
+    let pool = match db.sqlite() {
+        Ok(pool) => pool,
+        Err(error) => return tokio::spawn(async move { Err(BoxDynError::from(error)) }),
+    };
     // Woken by ingest at once; the interval finds the jobs no signal announces.
     let strategy = Strategy::new()
         .stream(settings.wake.wakeups())
         .interval(settings.poll_interval);
     let backend = PollWith::new(
-        SqliteStorage::<Job>::new(db.pool()).with_config(config),
+        SqliteStorage::<Job>::new(pool).with_config(config),
         strategy,
     );
     let idle = Arc::clone(&runner);

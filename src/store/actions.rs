@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use sqlx::FromRow;
 
-use super::{Db, NOW, StoreError};
+use super::{Db, StoreError, with_pool};
 
 /// A recorded write.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -59,31 +59,34 @@ pub fn key(run_id: i64, tool: &str, arguments: &serde_json::Value) -> String {
 impl Db {
     /// The action with this key, if any.
     pub async fn action(&self, key: &str) -> Result<Option<Action>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM actions WHERE idempotency_key = ?")
-                .bind(key)
-                .fetch_optional(self.pool())
-                .await?,
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT * FROM actions WHERE idempotency_key = $1"
         )
+        .bind(key)
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Records (or re-opens) an action before the call.
     pub async fn begin_action(&self, a: &NewAction<'_>) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "INSERT INTO actions (idempotency_key, run_id, conversation_id, tool, arguments, mode, status) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, \
-               error = NULL, started_at = {NOW}"
-        )))
-        .bind(a.key)
-        .bind(a.run_id)
-        .bind(a.conversation_id)
-        .bind(a.tool)
-        .bind(a.arguments.to_string())
-        .bind(a.mode)
-        .bind(a.status)
-        .execute(self.pool())
-        .await?;
+               error = NULL, started_at = {}",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(a.key)
+            .bind(a.run_id)
+            .bind(a.conversation_id)
+            .bind(a.tool)
+            .bind(a.arguments.to_string())
+            .bind(a.mode)
+            .bind(a.status)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -96,88 +99,102 @@ impl Db {
         result: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE actions SET status = ?, result_ref = ?, result = ?, error = ?, finished_at = {NOW} \
-             WHERE idempotency_key = ?"
-        )))
-        .bind(status)
-        .bind(result_ref)
-        .bind(result)
-        .bind(error)
-        .bind(key)
-        .execute(self.pool())
-        .await?;
+        let sql = format!(
+            "UPDATE actions SET status = $1, result_ref = $2, result = $3, error = $4, \
+             finished_at = {} WHERE idempotency_key = $5",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status)
+            .bind(result_ref)
+            .bind(result)
+            .bind(error)
+            .bind(key)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// The actions of a run, in order.
     pub async fn run_actions(&self, run_id: i64) -> Result<Vec<Action>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM actions WHERE run_id = ? ORDER BY id")
-                .bind(run_id)
-                .fetch_all(self.pool())
-                .await?,
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT * FROM actions WHERE run_id = $1 ORDER BY id"
         )
+        .bind(run_id)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// The keys of the customer replies a run already made (sent or drafted), across its attempts:
     /// a resumed run's reply cap counts them.
     pub async fn run_replies(&self, run_id: i64) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT idempotency_key FROM actions WHERE run_id = ? \
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT idempotency_key FROM actions WHERE run_id = $1 \
              AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted')",
         )
         .bind(run_id)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Customer replies the bot made on a conversation in the last hour, sent (`live`) or drafted
     /// for review (`draft`): the loop guard counts both.
     pub async fn bot_replies_last_hour(&self, conversation_id: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM actions WHERE conversation_id = ? \
+        let sql = format!(
+            "SELECT COUNT(*) FROM actions WHERE conversation_id = $1 \
              AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted') \
-             AND started_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')",
+             AND started_at > {}",
+            self.backend().ago(3600.0)
+        );
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
         )
         .bind(conversation_id)
-        .fetch_one(self.pool())
-        .await?)
+        .fetch_one(p)
+        .await)?)
     }
 
     /// Marks the conversation handed off to humans: the bot stays quiet on it.
     pub async fn hand_off(&self, conversation_id: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO conversations (conversation_id, status, reason) VALUES (?1, 'handed_off', ?2) \
-             ON CONFLICT (conversation_id) DO UPDATE SET status = 'handed_off', reason = ?2, \
-               updated_at = {NOW}"
-        )))
-        .bind(conversation_id)
-        .bind(reason)
-        .execute(self.pool())
-        .await?;
+        let sql = format!(
+            "INSERT INTO conversations (conversation_id, status, reason) VALUES ($1, 'handed_off', $2) \
+             ON CONFLICT (conversation_id) DO UPDATE SET status = 'handed_off', reason = $2, \
+               updated_at = {}",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation_id)
+            .bind(reason)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// The bot may speak on the conversation again (a playbook re-engaged it).
     pub async fn reactivate(&self, conversation_id: &str) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE conversations SET status = 'active', reason = NULL, updated_at = {NOW} \
-             WHERE conversation_id = ?"
-        )))
-        .bind(conversation_id)
-        .execute(self.pool())
-        .await?;
+        let sql = format!(
+            "UPDATE conversations SET status = 'active', reason = NULL, updated_at = {} \
+             WHERE conversation_id = $1",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation_id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// `active` or `handed_off` (`active` when the bot never touched it).
     pub async fn conversation_status(&self, conversation_id: &str) -> Result<String, StoreError> {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM conversations WHERE conversation_id = ?")
-                .bind(conversation_id)
-                .fetch_optional(self.pool())
-                .await?;
+        let status: Option<String> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT status FROM conversations WHERE conversation_id = $1"
+        )
+        .bind(conversation_id)
+        .fetch_optional(p)
+        .await)?;
         Ok(status.unwrap_or_else(|| "active".to_owned()))
     }
 }

@@ -3,16 +3,17 @@
 
 use sqlx::{Sqlite, Transaction};
 
-use super::{Db, NOW, StoreError};
+use super::{Db, NOW, StoreError, with_pool};
 
 impl Db {
     /// The newest part the bot has seen and acted upon, if a run recorded one.
     pub async fn watermark(&self, conversation_id: &str) -> Result<Option<String>, StoreError> {
-        let mark: Option<Option<String>> =
-            sqlx::query_scalar("SELECT seen_part_id FROM conversations WHERE conversation_id = ?")
-                .bind(conversation_id)
-                .fetch_optional(self.pool())
-                .await?;
+        let mark: Option<Option<String>> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT seen_part_id FROM conversations WHERE conversation_id = $1"
+        )
+        .bind(conversation_id)
+        .fetch_optional(p)
+        .await)?;
         Ok(mark.flatten())
     }
 
@@ -24,16 +25,16 @@ impl Db {
         &self,
         conversation_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let snapshot: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT r.snapshot_part_id FROM runs r WHERE r.conversation_id = ?1 \
+        let snapshot: Option<Option<String>> = with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT r.snapshot_part_id FROM runs r WHERE r.conversation_id = $1 \
                AND r.snapshot_part_id IS NOT NULL AND EXISTS (SELECT 1 FROM actions a \
                  WHERE a.run_id = r.id AND a.tool = 'reply_to_conversation' \
                    AND a.status IN ('done', 'drafted')) \
              ORDER BY r.id DESC LIMIT 1",
         )
         .bind(conversation_id)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_optional(p)
+        .await)?;
         Ok(snapshot.flatten())
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{FromRow, Sqlite, Transaction};
 
-use super::{Db, NOW, StoreError};
+use super::{Db, NOW, StoreError, with_pool};
 
 /// Lifecycle of a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -143,15 +143,17 @@ impl Db {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM webhook_events \
-             WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
-        )))
+             WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+        );
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
         .bind(status)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Ids of the events with `status` received at or after `since` (an RFC 3339 UTC time as the
@@ -161,49 +163,45 @@ impl Db {
         status: &str,
         since: Option<&str>,
     ) -> Result<Vec<i64>, StoreError> {
-        let ids = sqlx::query_scalar(
-            "SELECT id FROM webhook_events WHERE status = ?1 \
-             AND (?2 IS NULL OR received_at >= ?2) ORDER BY id",
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT id FROM webhook_events WHERE status = $1 \
+             AND ($2 IS NULL OR received_at >= $2) ORDER BY id",
         )
         .bind(status)
         .bind(since)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(ids)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// One event with its raw body.
     pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
-        let row = sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT id, notification_id, topic, conversation_id, status, job_key, raw_body \
-             FROM webhook_events WHERE id = ?",
+             FROM webhook_events WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row)
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// The newest event stored for a conversation, the bot's own echoes left out: a run whose
     /// copy of the conversation predates it reads the conversation afresh.
     pub async fn newest_event(&self, conversation_id: &str) -> Result<Option<i64>, StoreError> {
-        let id = sqlx::query_scalar(
-            "SELECT MAX(id) FROM webhook_events WHERE conversation_id = ? AND status != 'ignored'",
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            "SELECT MAX(id) FROM webhook_events WHERE conversation_id = $1 AND status != 'ignored'",
         )
         .bind(conversation_id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(id)
+        .fetch_one(p)
+        .await)?)
     }
 
     /// Events still waiting for a run, oldest first (the start-up reconciler re-enqueues these
     /// when their job is gone).
     pub async fn queued_events(&self) -> Result<Vec<(i64, Option<String>)>, StoreError> {
-        let rows = sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT id, job_key FROM webhook_events WHERE status = 'queued' ORDER BY id",
         )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows)
+        .fetch_all(p)
+        .await)?)
     }
 }

@@ -296,7 +296,7 @@ pub async fn renew(db: &Db, lease: &Lease, ttl: Duration) -> Result<bool, StoreE
 impl Lease {
     /// Whether this lease is still current and unexpired: the fence every write passes.
     pub async fn holds(&self, db: &Db) -> Result<bool, StoreError> {
-        let mut conn = db.pool().acquire().await?;
+        let mut conn = db.sqlite()?.acquire().await?;
         self.holds_on(&mut conn).await
     }
 

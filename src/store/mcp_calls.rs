@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use super::{Db, NOW, StoreError, actions::Action};
+use super::{Db, NOW, StoreError, actions::Action, with_pool};
 
 /// How long a client's retry of the same write (same token, tool and arguments) returns the first
 /// call's result instead of writing again. Long enough for any client's retry after a timeout,
@@ -139,12 +139,12 @@ pub fn dedupe_key(token_id: i64, tool: &str, arguments: &serde_json::Value) -> S
 }
 
 const INSERT: &str = "INSERT INTO mcp_calls (token_id, token_name, tool, arguments, status, \
-    dedupe_key, protocol_version, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";
+    dedupe_key, protocol_version, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 impl Db {
     /// Records a call as `pending` before it runs (reads, and refusals before any claim).
     pub async fn begin_mcp_call(&self, call: &NewCall<'_>) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(INSERT)
+        Ok(with_pool!(self, |p| sqlx::query_scalar(INSERT)
             .bind(call.token_id)
             .bind(call.token_name)
             .bind(call.tool)
@@ -153,8 +153,8 @@ impl Db {
             .bind(None::<String>)
             .bind(call.protocol_version)
             .bind(call.client)
-            .fetch_one(self.pool())
-            .await?)
+            .fetch_one(p)
+            .await)?)
     }
 
     /// Claims a write: finds the same call (token, tool, arguments) in the retry window, or records
@@ -164,7 +164,7 @@ impl Db {
         let mut tx = self.begin_write().await?;
         let earlier: Option<(i64, String, Option<String>)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, status, result FROM mcp_calls WHERE dedupe_key = ? AND replay_of IS NULL \
+                "SELECT id, status, result FROM mcp_calls WHERE dedupe_key = $1 AND replay_of IS NULL \
                  AND ((status = 'ok' AND created_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
                    '-{RETRY_WINDOW_SECONDS} seconds')) \
                   OR (status = 'pending' AND created_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
@@ -194,8 +194,8 @@ impl Db {
             Some((first, _, result)) => {
                 let result = result.unwrap_or_default();
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE mcp_calls SET status = 'ok', reason = 'replay', result = ?, \
-                     replay_of = ?, duration_ms = 0, finished_at = {NOW} WHERE id = ?"
+                    "UPDATE mcp_calls SET status = 'ok', reason = 'replay', result = $1, \
+                     replay_of = $2, duration_ms = 0, finished_at = {NOW} WHERE id = $3"
                 )))
                 .bind(&result)
                 .bind(first)
@@ -212,18 +212,21 @@ impl Db {
 
     /// Records how a call ended.
     pub async fn finish_mcp_call(&self, id: i64, end: &CallEnd<'_>) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE mcp_calls SET status = ?, reason = ?, result = ?, run_id = ?, duration_ms = ?, \
-             finished_at = {NOW} WHERE id = ?"
-        )))
-        .bind(end.status.as_str())
-        .bind(end.reason)
-        .bind(end.result)
-        .bind(end.run_id)
-        .bind(end.duration_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        let sql = format!(
+            "UPDATE mcp_calls SET status = $1, reason = $2, result = $3, run_id = $4, \
+             duration_ms = $5, finished_at = {} WHERE id = $6",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(end.status.as_str())
+            .bind(end.reason)
+            .bind(end.result)
+            .bind(end.run_id)
+            .bind(end.duration_ms)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -233,15 +236,17 @@ impl Db {
         token: Option<&str>,
         limit: i64,
     ) -> Result<Vec<McpCall>, StoreError> {
-        let mut calls: Vec<McpCall> = sqlx::query_as(
+        let mut calls: Vec<McpCall> = with_pool!(self, |p| {
+            sqlx::query_as(
             "SELECT id, token_name, tool, arguments, status, reason, result, run_id, replay_of, \
              protocol_version, client, duration_ms, created_at, finished_at FROM mcp_calls \
-             WHERE (?1 IS NULL OR token_name = ?1) ORDER BY id DESC LIMIT ?2",
+             WHERE ($1 IS NULL OR token_name = $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(token)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(p)
+        .await
+        })?;
         for call in &mut calls {
             if let Some(run) = call.run_id {
                 call.writes = self.run_actions(run).await?;

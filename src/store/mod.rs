@@ -1,8 +1,14 @@
-//! Stage: **store** — the SQLite database that holds every received event and every run.
+//! Stage: **store** — the database that holds every received event and every run: SQLite (one
+//! file, WAL mode; the default, one replica) or PostgreSQL (several replicas), chosen by the URL.
 //!
-//! One file (WAL mode) holds both our tables and apalis's queue tables. Our migrations
-//! (`migrations/`) are tracked in their own table, `_triaged_migrations`, because apalis uses sqlx's
-//! default `_sqlx_migrations` for its own and the two migrators would otherwise reject each other.
+//! One codebase for both: [`Db`] holds a [`Pool`] of either backend and every query runs through
+//! [`with_pool!`](crate::with_pool), which compiles the same sqlx call once per backend. The SQL is
+//! shared (placeholders are `$1`, which SQLite accepts too); where the dialects differ (the clock,
+//! JSON, locking) [`Backend`] gives each its own text. Each backend has its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`, the same versions), tracked in their own table,
+//! `_triaged_migrations`, because apalis keeps its own migrations in sqlx's default table (SQLite)
+//! or schema `apalis` (PostgreSQL) and the two migrators would otherwise reject each other.
+//! Times are stored as RFC 3339 UTC text with milliseconds on both, made by the database's clock.
 //!
 //! This module never talks to Intercom or the LLM; it only reads and writes rows.
 
@@ -11,6 +17,7 @@ pub mod conversations;
 pub mod events;
 pub mod leases;
 pub mod mcp_calls;
+mod open;
 pub mod retention;
 pub mod runs;
 pub mod sessions;
@@ -18,29 +25,84 @@ pub mod stats;
 pub mod tokens;
 pub mod usage;
 
-use std::{str::FromStr, time::Duration};
-
-use sqlx::{
-    Sqlite, SqlitePool, Transaction,
-    migrate::Migrator,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::{PgPool, Sqlite, SqlitePool, Transaction};
 
 /// The commit durability setting, defined with the rest of the settings.
 pub use crate::config::Durability;
 
-/// Our schema, embedded in the binary.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
-/// The table our migrator records applied versions in (apalis owns `_sqlx_migrations`).
-const MIGRATIONS_TABLE: &str = "_triaged_migrations";
+impl Backend {
+    /// The backend a `TRIAGED_DATABASE_URL` names (`postgres://` or `postgresql://`; else SQLite).
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
 
-/// How long a connection waits for SQLite's single writer lock before giving up.
-/// Generous: a webhook insert that waits is better than one that fails.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+    /// SQL for the current time as the text this store keeps (`2026-12-03T08:40:52.123Z`).
+    /// PostgreSQL's `triaged_now()` is defined by its first migration; it reads the clock at each
+    /// call, like SQLite's `'now'`, not at the start of the transaction.
+    pub(crate) const fn now(self) -> &'static str {
+        match self {
+            Self::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Self::Postgres => "triaged_now()",
+        }
+    }
 
-/// Connections in the pool. SQLite serialises writers anyway; a few readers may run beside them.
-const MAX_CONNECTIONS: u32 = 8;
+    /// SQL for the time `seconds` ago (negative: from now on), in the same text form.
+    pub(crate) fn ago(self, seconds: f64) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '{:+.3} seconds')",
+                -seconds
+            ),
+            Self::Postgres => format!("triaged_ago({seconds:.3})"),
+        }
+    }
+
+    /// SQL for today's midnight (UTC), in the same text form.
+    pub(crate) fn today(self) -> &'static str {
+        match self {
+            Self::Sqlite => "strftime('%Y-%m-%dT00:00:00.000Z', 'now')",
+            Self::Postgres => "triaged_today()",
+        }
+    }
+}
+
+/// The current time in SQLite's SQL, for the transactions that run on SQLite only so far.
+pub(crate) const NOW: &str = Backend::Sqlite.now();
+
+/// The connection pool of the configured backend.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool of `$db` (a [`Db`]), whichever backend it is. The
+/// body is compiled once per backend, so any sqlx call generic over the database fits, e.g.
+/// `with_pool!(db, |p| sqlx::query_scalar("SELECT 1").fetch_one(p).await)`; the SQL must suit
+/// both databases (branch on [`Db::backend`] where it cannot).
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+pub use open::redact;
 
 /// Errors from the store edge.
 #[derive(Debug, thiserror::Error)]
@@ -60,95 +122,31 @@ pub enum StoreError {
 /// The database handle shared by every stage.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Db {
-    /// Opens (creating if missing) the SQLite database at `url` (`sqlite://PATH`).
-    pub async fn open(url: &str, durability: Durability) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Url {
-                url: url.to_owned(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Normal => SqliteSynchronous::Normal,
-                Durability::Full => SqliteSynchronous::Full,
-            })
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                url: url.to_owned(),
-                source,
-            })?;
-        Ok(Self { pool })
-    }
-
-    /// Opens the existing database at `url` read-only, for commands that only read: it never
-    /// creates, migrates or writes anything (no `-wal`/`-shm` file either), so it works on a
-    /// read-only directory or file. A WAL database that was closed cleanly has no `-shm` file, and
-    /// SQLite cannot read it without creating one; where that cannot be created the file is read
-    /// as immutable (nobody is writing to it: a writer would have left its `-wal` and `-shm`).
-    pub async fn open_read_only(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Url {
-                url: url.to_owned(),
-                source,
-            })?
-            .read_only(true)
-            .create_if_missing(false)
-            .busy_timeout(BUSY_TIMEOUT)
-            .pragma("temp_store", "memory");
-        let path = options.get_filename().to_owned();
-        if !path.is_file() {
-            return Err(StoreError::Missing {
-                path: path.display().to_string(),
-            });
-        }
-        let connect = |options: SqliteConnectOptions| async move {
-            let pool = SqlitePoolOptions::new()
-                .max_connections(MAX_CONNECTIONS)
-                .connect_with(options)
-                .await?;
-            // The first read is what needs the `-shm` file; make it here.
-            sqlx::query("SELECT count(*) FROM sqlite_master")
-                .execute(&pool)
-                .await?;
-            Ok::<_, sqlx::Error>(pool)
-        };
-        let pool = match connect(options.clone()).await {
-            Ok(pool) => Ok(pool),
-            Err(_) if !wal_file(&path).exists() => connect(options.immutable(true)).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|source| StoreError::Open {
-            url: url.to_owned(),
-            source,
-        })?;
-        Ok(Self { pool })
-    }
-
-    /// Applies our migrations and apalis's queue migrations. Idempotent.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut ours = Migrator::with_migrations(MIGRATOR.iter().cloned().collect());
-        ours.dangerous_set_table_name(MIGRATIONS_TABLE);
-        ours.run(&self.pool).await?;
-        apalis_sqlite::SqliteStorage::migrations()
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The underlying pool, for the queue and for the modules of this stage.
-    pub fn pool(&self) -> &SqlitePool {
+    /// The pool, for [`with_pool!`](crate::with_pool) and the queue.
+    pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite pool, for the parts of the daemon that do not run on PostgreSQL yet.
+    pub fn sqlite(&self) -> Result<&SqlitePool, sqlx::Error> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(pool),
+            Pool::Postgres(_) => Err(sqlx::Error::Configuration(
+                "this part of triaged does not run on PostgreSQL yet (issue 12)".into(),
+            )),
+        }
     }
 
     /// Begins a transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
@@ -157,27 +155,20 @@ impl Db {
     /// writes later fails at once with `SQLITE_BUSY` (no busy wait) when another connection wrote
     /// in between, which in WAL mode happens all the time under load.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.sqlite()?.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// A cheap query proving the database answers (used by `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        with_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        with_pool!(self, |p| p.close().await);
     }
 }
-
-/// The write-ahead log beside the database file `path` (`PATH-wal`).
-fn wal_file(path: &std::path::Path) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    std::path::PathBuf::from(name)
-}
-
-/// The current time as the RFC 3339 text this store uses.
-pub(crate) const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";

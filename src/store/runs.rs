@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{FromRow, Sqlite, Transaction};
 
-use super::{Db, NOW, StoreError};
+use super::{Db, NOW, StoreError, with_pool};
 
 /// How a run ended, as stored in `runs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -150,25 +150,27 @@ impl Db {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
-        )))
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+        );
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
         .bind(status)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// One run.
     pub async fn run(&self, id: i64) -> Result<Option<RunSummary>, StoreError> {
-        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM runs WHERE id = ?"
-        )))
+        let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
         .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row)
+        .fetch_optional(p)
+        .await)?)
     }
 }
 
@@ -189,12 +191,12 @@ pub struct RunStep {
 impl Db {
     /// A run's trail, in order.
     pub async fn run_steps(&self, run_id: i64) -> Result<Vec<RunStep>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT seq, kind, name, payload, prompt_tokens, completion_tokens, duration_ms, \
-             created_at FROM run_steps WHERE run_id = ? ORDER BY seq",
+             created_at FROM run_steps WHERE run_id = $1 ORDER BY seq",
         )
         .bind(run_id)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 }

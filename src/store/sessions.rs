@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use super::{Db, NOW, StoreError};
+use super::{Db, StoreError, with_pool};
 
 /// A signed-in console user.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,18 +46,19 @@ impl Db {
     ) -> Result<(String, Session), StoreError> {
         let cookie = random()?;
         let csrf = random()?;
-        let expires_at: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "INSERT INTO ui_sessions (id_hash, token_name, subject, csrf, expires_at) \
-             VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+{} seconds')) \
-             RETURNING expires_at",
-            ttl.as_secs()
-        )))
-        .bind(hash(&cookie))
-        .bind(token_name)
-        .bind(subject)
-        .bind(&csrf)
-        .fetch_one(self.pool())
-        .await?;
+             VALUES ($1, $2, $3, $4, {}) RETURNING expires_at",
+            self.backend().ago(-(ttl.as_secs() as f64))
+        );
+        let expires_at: String =
+            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(hash(&cookie))
+                .bind(token_name)
+                .bind(subject)
+                .bind(&csrf)
+                .fetch_one(p)
+                .await)?;
         Ok((
             cookie,
             Session {
@@ -71,21 +72,28 @@ impl Db {
 
     /// The unexpired session of this cookie, if any.
     pub async fn session(&self, cookie: &str) -> Result<Option<Session>, StoreError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT token_name, subject, csrf, expires_at FROM ui_sessions \
-             WHERE id_hash = ? AND expires_at > {NOW}"
-        )))
+             WHERE id_hash = $1 AND expires_at > {}",
+            self.backend().now()
+        );
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
         .bind(hash(cookie))
-        .fetch_optional(self.pool())
-        .await?)
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Ends the session of this cookie (logout, or its token was revoked).
     pub async fn end_session(&self, cookie: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM ui_sessions WHERE id_hash = ?")
-            .bind(hash(cookie))
-            .execute(self.pool())
-            .await?;
+        with_pool!(self, |p| sqlx::query(
+            "DELETE FROM ui_sessions WHERE id_hash = $1"
+        )
+        .bind(hash(cookie))
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, StoreError, events::EventSummary, runs::RunSummary};
+use super::{Backend, Db, StoreError, events::EventSummary, runs::RunSummary, with_pool};
 
 /// Outcomes that mean the bot answered the customer itself.
 pub const AUTOMATED: &[&str] = &["resolved", "replied"];
@@ -89,22 +89,28 @@ const RUN_COLUMNS: &str = "id, event_id, conversation_id, topic, playbook, statu
                            reason, last_error, attempts, started_at, finished_at, duration_ms";
 
 /// `started_at` bound for "the last `seconds`".
-fn since_sql(seconds: u64) -> String {
-    format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{seconds} seconds')")
+fn since_sql(backend: Backend, seconds: u64) -> String {
+    backend.ago(seconds as f64)
+}
+
+/// SQL counting the rows where `condition` holds (a plain integer on both backends).
+fn count_if(condition: &str) -> String {
+    format!("CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)")
 }
 
 impl Db {
     /// The overview of the last `seconds`, bucketed by hour (`hourly`) or day.
     pub async fn overview(&self, seconds: u64, hourly: bool) -> Result<Overview, StoreError> {
-        let since = since_sql(seconds);
+        let since = since_sql(self.backend(), seconds);
         let width = if hourly { 13 } else { 10 };
-        let rows: Vec<(String, Option<String>, i64)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT substr(started_at, 1, {width}) AS b, outcome, COUNT(*) FROM runs \
+        let sql = format!(
+            "SELECT substr(started_at, 1, {width}) AS b, outcome, COUNT(*) FROM runs \
              WHERE started_at >= {since} GROUP BY b, outcome ORDER BY b"
-            )))
-            .fetch_all(self.pool())
-            .await?;
+        );
+        let rows: Vec<(String, Option<String>, i64)> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await)?;
         let mut overview = Overview::default();
         for (label, outcome, n) in rows {
             let outcome = outcome.unwrap_or_else(|| "running".to_owned());
@@ -119,64 +125,77 @@ impl Db {
                 }),
             }
         }
-        overview.with_playbook = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT COUNT(*) FROM runs WHERE started_at >= {since} AND playbook IS NOT NULL"
-        )))
-        .fetch_one(self.pool())
-        .await?;
-        overview.failures = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        );
+        overview.with_playbook =
+            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(p)
+                .await)?;
+        let sql = format!(
             "SELECT COALESCE(reason, '?'), COUNT(*) FROM runs WHERE started_at >= {since} \
              AND status = 'failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
-        )))
-        .fetch_all(self.pool())
-        .await?;
+        );
+        overview.failures = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await)?;
         let where_ =
             format!("started_at >= {since} AND playbook IS NOT NULL AND duration_ms IS NOT NULL");
         overview.duration_p50_ms = self.percentile_ms(&where_, 0.5).await?;
         overview.duration_p95_ms = self.percentile_ms(&where_, 0.95).await?;
-        overview.usage = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT substr(started_at, 1, 10) AS day, SUM(prompt_tokens) AS prompt_tokens, \
-             SUM(cached_tokens) AS cached_tokens, SUM(completion_tokens) AS completion_tokens, \
+        let sql = format!(
+            "SELECT substr(started_at, 1, 10) AS day, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(cached_tokens) AS BIGINT) AS cached_tokens, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
              SUM(cost_usd) AS cost_usd FROM runs WHERE started_at >= {since} \
              GROUP BY day ORDER BY day"
-        )))
-        .fetch_all(self.pool())
-        .await?;
+        );
+        overview.usage = with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await)?;
         Ok(overview)
     }
 
     /// The `q` quantile of `duration_ms` over the runs matching `where_` (nearest rank).
     async fn percentile_ms(&self, where_: &str, q: f64) -> Result<Option<i64>, StoreError> {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM runs WHERE {where_}"
-        )))
-        .fetch_one(self.pool())
-        .await?;
+        let sql = format!("SELECT COUNT(*) FROM runs WHERE {where_}");
+        let n: i64 = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p)
+            .await)?;
         if n == 0 {
             return Ok(None);
         }
         let offset = ((n as f64 * q).ceil() as i64 - 1).clamp(0, n - 1);
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT duration_ms FROM runs WHERE {where_} ORDER BY duration_ms LIMIT 1 OFFSET {offset}"
-        )))
-        .fetch_optional(self.pool())
-        .await?)
+        );
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
+        )
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Per-playbook figures over the last `seconds`.
     pub async fn playbook_stats(&self, seconds: u64) -> Result<Vec<PlaybookStats>, StoreError> {
-        let since = since_sql(seconds);
-        let mut stats: Vec<PlaybookStats> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT playbook, COUNT(*) AS runs, SUM(outcome = 'resolved') AS resolved, \
-             SUM(outcome = 'replied') AS replied, \
-             SUM(outcome IN ('handed_off', 'escalated')) AS handed_off, \
-             SUM(status = 'failed') AS failed, \
-             SUM(prompt_tokens + completion_tokens) AS tokens, SUM(cost_usd) AS cost_usd \
+        let since = since_sql(self.backend(), seconds);
+        let sql = format!(
+            "SELECT playbook, COUNT(*) AS runs, {} AS resolved, {} AS replied, \
+             {} AS handed_off, {} AS failed, \
+             CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) AS tokens, \
+             SUM(cost_usd) AS cost_usd \
              FROM runs WHERE started_at >= {since} AND playbook IS NOT NULL \
-             GROUP BY playbook ORDER BY playbook"
-        )))
-        .fetch_all(self.pool())
-        .await?;
+             GROUP BY playbook ORDER BY playbook",
+            count_if("outcome = 'resolved'"),
+            count_if("outcome = 'replied'"),
+            count_if("outcome IN ('handed_off', 'escalated')"),
+            count_if("status = 'failed'"),
+        );
+        let mut stats: Vec<PlaybookStats> =
+            with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await)?;
         for s in &mut stats {
             let name = s.playbook.replace('\'', "''");
             let where_ = format!(
@@ -193,13 +212,16 @@ impl Db {
         filter: &RunFilter,
         limit: i64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR playbook = ?1) \
-             AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR reason = ?3) \
-             AND (?4 IS NULL OR conversation_id = ?4) AND (?5 IS NULL OR event_id = ?5) \
-             AND (?6 IS NULL OR started_at >= ?6) AND (?7 IS NULL OR started_at < ?7) \
-             AND (?8 IS NULL OR id < ?8) ORDER BY id DESC LIMIT ?9"
-        )))
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR playbook = $1) \
+             AND ($2 IS NULL OR outcome = $2) AND ($3 IS NULL OR reason = $3) \
+             AND ($4 IS NULL OR conversation_id = $4) AND ($5 IS NULL OR event_id = $5) \
+             AND ($6 IS NULL OR started_at >= $6) AND ($7 IS NULL OR started_at < $7) \
+             AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
+        );
+        Ok(with_pool!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql
+        ))
         .bind(&filter.playbook)
         .bind(&filter.outcome)
         .bind(&filter.reason)
@@ -209,8 +231,8 @@ impl Db {
         .bind(&filter.until)
         .bind(filter.before)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// One page of events with `status` and `topic` (both optional), newest first.
@@ -221,18 +243,18 @@ impl Db {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT id, notification_id, topic, conversation_id, received_at, status, \
              delivery_attempts, parse_error, processed_at FROM webhook_events \
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR topic = ?2) \
-             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR topic = $2) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
         )
         .bind(status)
         .bind(topic)
         .bind(before)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Ids of the events with `status` received in the last `seconds`, oldest first.
@@ -241,13 +263,16 @@ impl Db {
         status: &str,
         seconds: u64,
     ) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM webhook_events WHERE status = ? AND received_at >= {} ORDER BY id",
-            since_sql(seconds)
-        )))
+        let sql = format!(
+            "SELECT id FROM webhook_events WHERE status = $1 AND received_at >= {} ORDER BY id",
+            since_sql(self.backend(), seconds)
+        );
+        Ok(with_pool!(self, |p| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql)
+        )
         .bind(status)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 }
 
@@ -269,12 +294,12 @@ pub struct McpCall {
 impl Db {
     /// The newest MCP tool calls.
     pub async fn recent_mcp_calls(&self, limit: i64) -> Result<Vec<McpCall>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT id, token_name, tool, status, reason, run_id, client, duration_ms, created_at \
-             FROM mcp_calls ORDER BY id DESC LIMIT ?",
+             FROM mcp_calls ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+        .fetch_all(p)
+        .await)?)
     }
 }

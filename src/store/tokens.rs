@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Db, NOW, StoreError};
+use super::{Db, StoreError, with_pool};
 
 /// The prefix of every token secret.
 pub const TOKEN_PREFIX: &str = "triaged_tok_";
@@ -320,9 +320,10 @@ impl Db {
             list.as_ref()
                 .map(|l| serde_json::Value::from(l.clone()).to_string())
         };
-        let inserted = sqlx::query(
+        let inserted = with_pool!(self, |p| {
+            sqlx::query(
             "INSERT INTO tokens (name, scope, tags, tools, secret_hash, api_key_hash, expires_at, \
-             rate_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+             rate_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&new.name)
         .bind(new.scope.as_str())
@@ -332,9 +333,11 @@ impl Db {
         .bind(api_key.as_deref().map(hash))
         .bind(new.expires_at.map(stored_time))
         .bind(new.rate_limit.map(i64::from))
-        .execute(self.pool())
-        .await?;
-        if inserted.rows_affected() == 0 {
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if inserted == 0 {
             return Err(TokenError::NameTaken(new.name.clone()));
         }
         let token = self
@@ -350,18 +353,21 @@ impl Db {
 
     /// The token called `name`, if any.
     pub async fn token(&self, name: &str) -> Result<Option<Token>, StoreError> {
-        let row: Option<Row> = sqlx::query_as("SELECT * FROM tokens WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Row> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT * FROM tokens WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await)?;
         row.map(Row::into_token).transpose()
     }
 
     /// Every token (revoked and expired ones too), oldest first.
     pub async fn list_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as("SELECT * FROM tokens ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<Row> =
+            with_pool!(self, |p| sqlx::query_as("SELECT * FROM tokens ORDER BY id")
+                .fetch_all(p)
+                .await)?;
         rows.into_iter().map(Row::into_token).collect()
     }
 
@@ -373,12 +379,15 @@ impl Db {
         if token.revoked_at.is_some() {
             return Err(TokenError::AlreadyRevoked(name.to_owned()));
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE tokens SET revoked_at = {NOW} WHERE id = ? AND revoked_at IS NULL"
-        )))
-        .bind(token.id)
-        .execute(self.pool())
-        .await?;
+        let sql = format!(
+            "UPDATE tokens SET revoked_at = {} WHERE id = $1 AND revoked_at IS NULL",
+            self.backend().now()
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token.id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         self.token(name)
             .await?
             .ok_or_else(|| TokenError::NotFound(name.to_owned()))
@@ -397,10 +406,12 @@ impl Db {
             return Ok(Err(Refusal::Malformed));
         }
         let wanted = hash(presented);
-        let row: Option<Row> = sqlx::query_as("SELECT * FROM tokens WHERE secret_hash = ?")
-            .bind(&wanted)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Row> = with_pool!(self, |p| sqlx::query_as(
+            "SELECT * FROM tokens WHERE secret_hash = $1"
+        )
+        .bind(&wanted)
+        .fetch_optional(p)
+        .await)?;
         let Some(row) = row.filter(|r| hashes_equal(&r.secret_hash, &wanted)) else {
             return Ok(Err(Refusal::Unknown));
         };
@@ -417,13 +428,18 @@ impl Db {
                 return Ok(Err(Refusal::Expired));
             }
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE tokens SET last_used_at = {NOW} WHERE id = ? AND (last_used_at IS NULL \
-             OR last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{LAST_USED_EVERY_SECONDS} seconds'))"
-        )))
-        .bind(token.id)
-        .execute(self.pool())
-        .await?;
+        let backend = self.backend();
+        let sql = format!(
+            "UPDATE tokens SET last_used_at = {} WHERE id = $1 AND (last_used_at IS NULL \
+             OR last_used_at < {})",
+            backend.now(),
+            backend.ago(LAST_USED_EVERY_SECONDS as f64)
+        );
+        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token.id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(Ok(token))
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Sqlite, Transaction};
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, with_pool};
 
 /// A run's usage, written once its playbook has run.
 #[derive(Debug, Clone, Default)]
@@ -26,41 +26,44 @@ pub struct RunUsage<'a> {
 impl Db {
     /// Adds `usage` to the run (a resumed run adds to what its earlier attempts used).
     pub async fn record_usage(&self, run_id: i64, usage: &RunUsage<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET playbook = ?, playbook_version = ?, mode = ?, \
-             model = COALESCE(?, model), prompt_tokens = prompt_tokens + ?, \
-             cached_tokens = cached_tokens + ?, completion_tokens = completion_tokens + ?, \
-             cost_usd = cost_usd + ? WHERE id = ?",
+        with_pool!(self, |p| sqlx::query(
+            "UPDATE runs SET playbook = $1, playbook_version = $2, mode = $3, \
+             model = COALESCE($4, model), prompt_tokens = prompt_tokens + $5, \
+             cached_tokens = cached_tokens + $6, completion_tokens = completion_tokens + $7, \
+             cost_usd = cost_usd + $8 WHERE id = $9",
         )
         .bind(usage.playbook)
         .bind(usage.version)
         .bind(usage.mode)
         .bind(usage.model)
-        .bind(usage.prompt_tokens)
-        .bind(usage.cached_tokens)
-        .bind(usage.completion_tokens)
+        .bind(i64::from(usage.prompt_tokens))
+        .bind(i64::from(usage.cached_tokens))
+        .bind(i64::from(usage.completion_tokens))
         .bind(usage.cost_usd)
         .bind(run_id)
-        .execute(self.pool())
-        .await?;
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
     /// Estimated LLM spend (USD) of the runs started today (UTC), plus the steps recorded today by
     /// runs still going, for the daily budget.
     pub async fn llm_spent_today(&self) -> Result<f64, StoreError> {
-        let spent: f64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(cost_usd), 0.0) FROM runs \
-             WHERE started_at >= strftime('%Y-%m-%dT00:00:00.000Z', 'now')",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        let in_flight: f64 = sqlx::query_scalar(
+        let today = self.backend().today();
+        let spent =
+            format!("SELECT COALESCE(SUM(cost_usd), 0.0) FROM runs WHERE started_at >= {today}");
+        let spent: f64 = with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(spent))
+            .fetch_one(p)
+            .await)?;
+        let in_flight = format!(
             "SELECT COALESCE(SUM(s.cost_usd), 0.0) FROM runs r JOIN run_steps s ON s.run_id = r.id \
-             WHERE r.status = 'running' AND s.created_at >= strftime('%Y-%m-%dT00:00:00.000Z', 'now')",
-        )
-        .fetch_one(self.pool())
-        .await?;
+             WHERE r.status = 'running' AND s.created_at >= {today}"
+        );
+        let in_flight: f64 =
+            with_pool!(self, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(in_flight))
+                .fetch_one(p)
+                .await)?;
         Ok(spent + in_flight)
     }
 }
@@ -100,7 +103,7 @@ pub async fn add_intercom_requests(
     counts: &BTreeMap<String, u32>,
 ) -> Result<(), StoreError> {
     let before: Option<String> =
-        sqlx::query_scalar("SELECT intercom_requests FROM runs WHERE id = ?")
+        sqlx::query_scalar("SELECT intercom_requests FROM runs WHERE id = $1")
             .bind(run_id)
             .fetch_optional(&mut **tx)
             .await?
@@ -114,7 +117,7 @@ pub async fn add_intercom_requests(
     }
     // A map of strings to integers always encodes.
     let json = serde_json::to_string(&total).unwrap_or_default();
-    sqlx::query("UPDATE runs SET intercom_requests = ? WHERE id = ?")
+    sqlx::query("UPDATE runs SET intercom_requests = $1 WHERE id = $2")
         .bind(json)
         .bind(run_id)
         .execute(&mut **tx)
@@ -125,12 +128,12 @@ pub async fn add_intercom_requests(
 impl Db {
     /// The version, model, tokens and cost of run `id`.
     pub async fn run_cost(&self, id: i64) -> Result<Option<RunCost>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(with_pool!(self, |p| sqlx::query_as(
             "SELECT playbook_version, mode, model, prompt_tokens, cached_tokens, \
-             completion_tokens, cost_usd, pruned_at, intercom_requests FROM runs WHERE id = ?",
+             completion_tokens, cost_usd, pruned_at, intercom_requests FROM runs WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        .fetch_optional(p)
+        .await)?)
     }
 }

@@ -3,7 +3,8 @@
 //! and id, tags, contact, waiting since), a `people:` line naming every author once with their
 //! kind and id, then the source and every part in order, one line each: RFC 3339 time, `#` part
 //! id, author label (first name), part type (omitted for plain comments), text (HTML turned into
-//! plain text) and attachments by name; assignments show their assignee. Ids stay visible for follow-up calls.
+//! plain text) and attachments by name; assignments show their assignee; internal notes are
+//! marked [`NOTE_LABEL`], explained once in the header. Ids stay visible for follow-up calls.
 //! Over the size cap, the start and the most recent parts are kept around an explicit "N parts
 //! omitted" line (the newest part always: never a cut tail). Pure.
 
@@ -38,6 +39,14 @@ impl Directory {
 
 /// Default size cap of a timeline, in bytes (≈ 8k tokens).
 pub const DEFAULT_CAP: usize = 32 * 1024;
+
+/// How an internal note is marked in a timeline: the model reads it, the customer must never.
+/// Short, as a thread may hold many notes; the header's [`NOTE_LEGEND`] says what it means.
+pub const NOTE_LABEL: &str = "[internal note]";
+
+/// The header line of a timeline that holds internal notes.
+pub const NOTE_LEGEND: &str =
+    "parts marked [internal note] are for the team only: never quote them to the customer\n";
 
 /// Longest text kept from one message before it is cut.
 const MAX_PART_TEXT: usize = 4000;
@@ -152,6 +161,9 @@ pub fn render(
     let people = People::of(conv, dir);
     let mut head = header(conv, dir, contact);
     head.push_str(&people.line());
+    if conv.parts().iter().any(|p| p.part_type == PartType::Note) {
+        head.push_str(NOTE_LEGEND);
+    }
     head.push_str("timeline, oldest first:\n");
     if let Some(source) = &conv.source {
         let body = source
@@ -350,7 +362,10 @@ fn part(p: &Part, dir: &Directory, people: &People) -> String {
         .map(super::html::to_text)
         .unwrap_or_default();
     let mut line = format!("{} #{} {who}", time(p.created_at), p.id);
-    if p.part_type != PartType::Comment {
+    if p.part_type == PartType::Note {
+        line.push(' ');
+        line.push_str(NOTE_LABEL);
+    } else if p.part_type != PartType::Comment {
         line.push(' ');
         line.push_str(p.part_type.as_str());
     }

@@ -112,7 +112,7 @@ async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
 
     let spans: Vec<(String, String)> =
         sqlx::query_as("SELECT started_at, finished_at FROM runs ORDER BY started_at")
-            .fetch_all(app.app.db().pool())
+            .fetch_all(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(spans.len(), 2, "the later message gets its own run");

@@ -257,7 +257,7 @@ steps:
                - julianday((SELECT MIN(received_at) FROM webhook_events \
                             WHERE topic = 'conversation.user.replied'))) * 86400.0",
     )
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     assert!(

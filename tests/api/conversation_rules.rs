@@ -40,14 +40,7 @@ async fn three_quick_messages_get_one_run_and_one_reply_that_sees_the_last() {
     let stub = LlmStub::start().await;
     stub.push([
         Turn::Dynamic(Arc::new(|request: &Value| {
-            let conversation = request
-                .to_string()
-                .split("conversation ")
-                .nth(1)
-                .and_then(|s| s.split_whitespace().next())
-                .unwrap_or_default()
-                .trim_matches(|c: char| !c.is_ascii_digit())
-                .to_owned();
+            let conversation = crate::llm_stub::conversation_of(request);
             Turn::tool(
                 "reply_to_conversation",
                 json!({"conversation_id": conversation, "body": "Order 42 is on its way."}),

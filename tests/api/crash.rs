@@ -49,17 +49,8 @@ fallback:
 fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Turn {
     Turn::Forever(Box::new(Turn::Dynamic(Arc::new(move |request: &Value| {
         let messages = request["messages"].as_array().cloned().unwrap_or_default();
-        let system = messages
-            .first()
-            .and_then(|m| m["content"].as_str())
-            .unwrap_or_default()
-            .to_owned();
-        let conversation = system
-            .split("handling conversation ")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or_default()
-            .to_owned();
+        let system = crate::llm_stub::conversation_message(request).to_owned();
+        let conversation = crate::llm_stub::conversation_of(request);
         let newest = system
             .match_indices("ask-")
             .last()

@@ -9,7 +9,7 @@ use triaged::{config::DEMO_ACCESS_TOKEN, intercom::IntercomClient};
 
 use crate::{
     helpers::{TestApp, shipped_live, spawn_scenario},
-    llm_stub::{Gate, LlmStub, Turn},
+    llm_stub::{Gate, LlmStub, Turn, conversation_of},
 };
 
 pub(crate) const PRIYA: &str = "6762f1261bb69f9f21930001";
@@ -103,12 +103,7 @@ async fn a_tag_and_a_team_created_in_intercom_a_moment_ago_are_found_after_one_r
     // from the request instead.
     let script = |tag: &'static str, team: &'static str| {
         Turn::Dynamic(std::sync::Arc::new(move |request: &Value| {
-            let directive = request["messages"][1]["content"].as_str().unwrap_or("");
-            let id = directive
-                .rsplit_once("on conversation ")
-                .map(|(_, rest)| rest.trim_end_matches(". Follow your instructions."))
-                .unwrap_or_default()
-                .to_owned();
+            let id = conversation_of(request);
             let done = |name: &str| {
                 request["messages"]
                     .as_array()
@@ -251,28 +246,6 @@ fn last_tool_result(requests: &[Value]) -> String {
         .filter_map(|r| r["messages"].as_array())
         .find_map(|m| m.iter().rev().find(|m| m["role"] == "tool"))
         .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// The conversation a model request is about: the first `conversation <digits>` in its messages
-/// (the prompt names it, whatever its framing).
-fn conversation_of(request: &Value) -> String {
-    let text: String = request["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["content"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.match_indices("conversation ")
-        .map(|(i, m)| &text[i + m.len()..])
-        .map(|rest| {
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap_or("")
-        })
-        .find(|id| id.len() >= 3)
         .unwrap_or_default()
         .to_owned()
 }

@@ -39,7 +39,7 @@ fallback:
 
 async fn statuses(app: &crate::helpers::TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-        .fetch_all(app.app.db().pool())
+        .fetch_all(app.app.db().sqlite().unwrap())
         .await
         .unwrap()
         .into_iter()
@@ -84,7 +84,7 @@ async fn a_rate_limited_model_that_sends_broken_calls_recovers_and_replies_once(
     assert_eq!(run.outcome.as_deref(), Some("replied"));
     let payloads: Vec<String> =
         sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-            .fetch_all(app.app.db().pool())
+            .fetch_all(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(payloads.len(), 4);
@@ -156,13 +156,7 @@ async fn with_a_share_of_intercom_5xx_and_latency_every_run_ends_and_no_reply_is
     // Each run: read, reply, done (the same script for every conversation).
     stub.push([Turn::Forever(Box::new(Turn::Dynamic(std::sync::Arc::new(
         |request: &serde_json::Value| {
-            let text = request.to_string();
-            let conversation = text
-                .split("on conversation ")
-                .nth(1)
-                .and_then(|s| s.split('.').next())
-                .unwrap_or_default()
-                .to_owned();
+            let conversation = crate::llm_stub::conversation_of(request);
             let replied = request["messages"]
                 .as_array()
                 .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));

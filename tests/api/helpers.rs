@@ -69,7 +69,7 @@ impl TestApp {
     /// `(count of runs, count of events)` straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.app.db().pool())
+            .fetch_one(self.app.db().sqlite().unwrap())
             .await
             .expect("count query")
     }

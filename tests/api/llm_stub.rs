@@ -206,3 +206,22 @@ fn respond(turn: Turn, request: &Value) -> Response {
     }))
     .into_response()
 }
+
+/// The run's conversation message: the first user message of a request (the fenced
+/// conversation, the rules restated, the directive).
+pub fn conversation_message(request: &Value) -> &str {
+    request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+}
+
+/// The conversation a request is about, from the directive that ends its conversation message
+/// ("… on conversation ID. Follow your instructions.").
+pub fn conversation_of(request: &Value) -> String {
+    conversation_message(request)
+        .rsplit_once("on conversation ")
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_default()
+}

@@ -26,6 +26,7 @@ mod llm_stub;
 mod mcp;
 mod playbook;
 mod playbook_test;
+mod postgres;
 mod properties;
 mod real_model;
 mod replies;

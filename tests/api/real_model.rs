@@ -89,7 +89,7 @@ async fn a_real_small_model_calls_a_tool_through_the_guard_and_answers() {
 
     let steps: Vec<(String, Option<String>, String)> =
         sqlx::query_as("SELECT kind, name, payload FROM run_steps ORDER BY seq")
-            .fetch_all(app.app.db().pool())
+            .fetch_all(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     let kinds: Vec<&str> = steps.iter().map(|(k, _, _)| k.as_str()).collect();
@@ -116,7 +116,7 @@ async fn a_real_small_model_calls_a_tool_through_the_guard_and_answers() {
     let (prompt, completion): (i64, i64) = sqlx::query_as(
         "SELECT prompt_tokens, completion_tokens FROM runs ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     eprintln!("real model: {prompt} prompt + {completion} completion tokens");

@@ -111,7 +111,7 @@ async fn a_refund_request_gets_one_reply_and_is_snoozed_for_three_days() {
     assert!(requests[0].to_string().contains("Any update on my refund?"));
     let (prompt, completion): (i64, i64) =
         sqlx::query_as("SELECT prompt_tokens, completion_tokens FROM runs")
-            .fetch_one(app.app.db().pool())
+            .fetch_one(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     assert!(prompt > 0 && completion > 0);
@@ -181,7 +181,7 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
     let reference: String = sqlx::query_scalar(
         "SELECT result_ref FROM actions WHERE tool = 'create_ticket' AND status = 'done'",
     )
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     let (ticket_id, number) = reference.split_once('#').unwrap();
@@ -214,7 +214,7 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
     );
     let (prompt, completion): (i64, i64) =
         sqlx::query_as("SELECT prompt_tokens, completion_tokens FROM runs")
-            .fetch_one(app.app.db().pool())
+            .fetch_one(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     eprintln!(

@@ -69,7 +69,7 @@ pub async fn tool_results(app: &TestApp) -> Vec<(String, String, String)> {
     let rows: Vec<(Option<String>, String)> = sqlx::query_as(
         "SELECT name, payload FROM run_steps WHERE kind = 'tool_result' ORDER BY run_id, seq",
     )
-    .fetch_all(app.app.db().pool())
+    .fetch_all(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     rows.into_iter()

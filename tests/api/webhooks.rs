@@ -12,7 +12,7 @@ async fn a_signed_notification_is_accepted_and_ends_as_a_recorded_run() {
     app.drain_queue().await;
 
     let stored: Vec<u8> = sqlx::query_scalar("SELECT raw_body FROM webhook_events")
-        .fetch_one(app.app.db().pool())
+        .fetch_one(app.app.db().sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(stored, body, "the raw body is kept byte-for-byte");
@@ -152,7 +152,7 @@ async fn signed_bodies_that_do_not_parse_are_kept_as_unparsed_and_answered_200()
     }
     let rows: Vec<(String, Vec<u8>, Option<String>)> =
         sqlx::query_as("SELECT status, raw_body, parse_error FROM webhook_events ORDER BY id")
-            .fetch_all(app.app.db().pool())
+            .fetch_all(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(rows.len(), 2);

@@ -39,6 +39,10 @@ How tool calling works with a 135M model:
     left out and the result is shown as a user turn ending with "Now answer in
     plain text", so the model answers in text instead of calling tools again
     (a long answer may stop at --max-tokens with finish_reason "length").
+    In that phase the earlier assistant turns show their call as a sentence
+    ("I read it with get_conversation.") instead of a <tool_call> block: when
+    the conversation sits in the user message (as triaged sends it), the model
+    otherwise copies the user-message-then-<tool_call> pattern and calls again.
   * Assistant turns in the history render only their first tool call, so
     llama.cpp infers "no parallel tool calls" and allows at most one call per
     response (otherwise the model often repeats the same call twice).
@@ -117,7 +121,10 @@ CHAT_TEMPLATE = r"""
   {%- elif message.role == 'assistant' and message.tool_calls -%}
     {{- '<|im_start|>assistant' -}}
     {%- if content -%}{{- '\n' + content -}}{%- endif -%}
-    {%- for tc in message.tool_calls -%}{%- if loop.first -%}
+    {%- for tc in message.tool_calls -%}{%- if loop.first and last_role == 'tool' -%}
+      {%- set f = tc.function if tc.function is defined else tc -%}
+      {{- '\nI read it with ' + f.name + '.' -}}
+    {%- elif loop.first -%}
       {%- set f = tc.function if tc.function is defined else tc -%}
       {{- '\n<tool_call>\n{"name": "' + f.name + '", "arguments": ' -}}
       {%- if f.arguments is string -%}{{- f.arguments -}}{%- else -%}{{- f.arguments | tojson -}}{%- endif -%}

@@ -243,12 +243,14 @@ async fn observe(app: &App, conversation_id: String, settled: bool) -> anyhow::R
         ..Observed::default()
     };
     if let Some(run) = &run {
-        let rows: Vec<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT kind, name, payload FROM run_steps WHERE run_id = ? ORDER BY seq",
-        )
-        .bind(run.id)
-        .fetch_all(db.pool())
-        .await?;
+        let rows: Vec<(String, Option<String>, String)> = crate::with_pool!(db, |p| {
+            sqlx::query_as(
+                "SELECT kind, name, payload FROM run_steps WHERE run_id = $1 ORDER BY seq",
+            )
+            .bind(run.id)
+            .fetch_all(p)
+            .await
+        })?;
         let mut by = By::Step;
         for (kind, name, payload) in rows {
             let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);

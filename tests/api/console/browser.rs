@@ -67,7 +67,7 @@ async fn a_support_lead_signs_in_reads_a_transcript_and_replays_a_failed_event_i
     let (run_id, event_id): (i64, i64) = sqlx::query_as(
         "SELECT id, event_id FROM runs WHERE playbook = 'refund-desk' ORDER BY id LIMIT 1",
     )
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     let token = super::ui_token(&app, "browser-test").await;

@@ -64,7 +64,7 @@ async fn the_cost_of_a_run_with_a_scripted_model_matches_the_price_table() {
             "SELECT id, prompt_tokens, cached_tokens, completion_tokens, cost_usd, model \
              FROM runs WHERE playbook = 'refund-request'",
         )
-        .fetch_one(app.app.db().pool())
+        .fetch_one(app.app.db().sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(model, "scripted-model");
@@ -73,7 +73,7 @@ async fn the_cost_of_a_run_with_a_scripted_model_matches_the_price_table() {
          WHERE run_id = ? AND kind = 'llm_response' ORDER BY seq",
     )
     .bind(run_id)
-    .fetch_all(app.app.db().pool())
+    .fetch_all(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(steps.len(), 2, "usage is recorded per step");
@@ -129,7 +129,7 @@ async fn once_the_daily_budget_is_spent_agent_steps_take_their_fallback_with_rea
         .unwrap();
     app.settle().await;
     let spent: f64 = sqlx::query_scalar("SELECT SUM(cost_usd) FROM runs")
-        .fetch_one(app.app.db().pool())
+        .fetch_one(app.app.db().sqlite().unwrap())
         .await
         .unwrap();
     assert!(spent > 0.01, "the first run spends the budget: {spent}");
@@ -148,7 +148,7 @@ async fn once_the_daily_budget_is_spent_agent_steps_take_their_fallback_with_rea
         "SELECT outcome, reason FROM runs WHERE conversation_id = ? AND playbook IS NOT NULL",
     )
     .bind(CHECKOUT)
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(

@@ -70,7 +70,7 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
         ),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(app.app.db().pool())
+            .execute(app.app.db().sqlite().unwrap())
             .await
             .unwrap();
     }
@@ -132,7 +132,7 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
         let db = db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-                .fetch_one(db.pool())
+                .fetch_one(db.sqlite().unwrap())
                 .await
                 .unwrap()
         }

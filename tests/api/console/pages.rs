@@ -117,7 +117,7 @@ async fn filters_stay_in_the_url_and_the_run_page_shows_the_playbook_version() {
     );
     assert!(runs.contains(r#"<option value="hand-off" selected>"#));
     let id: i64 = sqlx::query_scalar("SELECT id FROM runs WHERE playbook = 'hand-off'")
-        .fetch_one(app.app.db().pool())
+        .fetch_one(app.app.db().sqlite().unwrap())
         .await
         .unwrap();
     assert!(runs.contains(&format!("/ui/runs/{id}")));

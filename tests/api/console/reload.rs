@@ -40,7 +40,7 @@ async fn next_run(app: &TestApp) -> (String, String) {
         "SELECT playbook, playbook_version FROM runs WHERE playbook IS NOT NULL \
          ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(app.app.db().pool())
+    .fetch_one(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     (run.0.unwrap(), run.1.unwrap_or_default())

@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, spawn_app};
 /// The `notification_id` column of every stored event, oldest first.
 async fn stored_notification_ids(app: &TestApp) -> Vec<Option<String>> {
     sqlx::query_scalar("SELECT notification_id FROM webhook_events ORDER BY id")
-        .fetch_all(app.app.db().pool())
+        .fetch_all(app.app.db().sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -84,7 +84,7 @@ async fn an_empty_or_missing_notification_id_is_stored_unparsed_with_the_reason_
     let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT status, notification_id, parse_error FROM webhook_events ORDER BY id",
     )
-    .fetch_all(app.app.db().pool())
+    .fetch_all(app.app.db().sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(

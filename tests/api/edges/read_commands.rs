@@ -57,7 +57,8 @@ fn read_commands_refuse_a_malformed_database_url_with_one_line_and_exit_2_and_cr
         "garbage",
         "sqlite://",
         "",
-        "postgres://db/triaged",
+        "postgres://",
+        "mysql://db/triaged",
         "sqlite://missing.db",
     ] {
         for command in READ_COMMANDS {

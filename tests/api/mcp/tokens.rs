@@ -89,7 +89,7 @@ async fn a_created_token_is_printed_once_and_the_database_holds_only_its_sha256(
            name || scope || coalesce(tags,'') || coalesce(tools,'') || secret_hash || \
            coalesce(api_key_hash,'') || created_at FROM tokens",
     )
-    .fetch_all(pool.pool())
+    .fetch_all(pool.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(rows.len(), 1);
