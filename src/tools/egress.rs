@@ -5,15 +5,23 @@
 //! else is another customer's data the model read (under `agent.reads: workspace`) or made up, and
 //! the reply is refused with a message the model can read.
 //!
+//! Two more rules. A reply may not reproduce a teammate's **internal note** of the conversation:
+//! [`NOTE_WORDS`] words in a row of one of its sentences (or the whole of a shorter sentence)
+//! refuse it
+//! (`egress_note`), and what a note alone mentions (an email, a number) is not quotable either.
+//! Numbers inside **links** are pages (help-center articles), not people, but only on the allowed
+//! link domains ([`ReplyLinks`], the help center by default): elsewhere a link's numbers are
+//! checked like any other.
+//!
 //! Pure: [`Known`] is filled by the toolbox as the run reads; [`check`] looks at one reply. Words
-//! are not compared (a reply is the model's own prose); only the tokens that identify a person or
-//! a record are.
+//! are compared only with internal notes (a reply is otherwise the model's own prose); elsewhere
+//! only the tokens that identify a person or a record are.
 
 use std::{collections::HashSet, sync::LazyLock};
 
 use regex::Regex;
 
-use super::guard::Refusal;
+use super::{guard::Refusal, reply_html::ReplyLinks};
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -27,8 +35,8 @@ static HEX_ID: LazyLock<Regex> = LazyLock::new(|| {
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\+?\(?\d[\d ().-]*\d").unwrap_or_else(|e| unreachable!("a fixed regex: {e}"))
 });
-/// A link: the ids in its path are pages (help-center articles), not people; its emails are
-/// still checked.
+/// A link: on an allowed domain, the ids in its path are pages (help-center articles), not
+/// people; its emails are still checked.
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"https?://[^\s<>]+").unwrap_or_else(|e| unreachable!("a fixed regex: {e}"))
 });
@@ -41,21 +49,61 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// Fewer digits than this are amounts, counts or short order numbers, not ids or phones.
 const MIN_DIGITS: usize = 6;
 
+/// A reply repeating this many words of an internal note in a row quotes it. Eight: the model's
+/// own wording shares runs of up to six or seven words with a note about the same request
+/// ("a refund of the duplicate charge on order"), a quote shares more.
+pub const NOTE_WORDS: usize = 8;
+
+/// Note sentences shorter than this many words are not compared ("VIP", "refund approved"): too
+/// short to tell a quote from a coincidence. From this length up to [`NOTE_WORDS`], the whole
+/// sentence repeated is a quote.
+const MIN_NOTE_WORDS: usize = 5;
+
 /// What the run may quote back to the customer.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     emails: HashSet<String>,
     hex_ids: HashSet<String>,
     numbers: HashSet<String>,
+    /// The word runs that quote an internal note: `(run length, runs)` per note.
+    notes: Vec<(usize, HashSet<String>)>,
 }
 
 impl Known {
-    /// Everything that identifies someone or something in `text` becomes quotable.
+    /// Everything that identifies someone or something in `text` becomes quotable (the numbers
+    /// in its links too: a link the customer gave may be quoted back).
     pub fn add(&mut self, text: &str) {
-        let (emails, hex_ids, numbers) = tokens(text);
+        let (emails, hex_ids, numbers) = tokens(text, &ReplyLinks::none());
         self.emails.extend(emails);
         self.hex_ids.extend(hex_ids);
         self.numbers.extend(numbers);
+    }
+
+    /// A teammate's internal note: a reply may not repeat it (see [`NOTE_WORDS`]). What it
+    /// mentions is not made quotable. Runs stay within one sentence of the note: across a
+    /// sentence end, ordinary prose matched ("charged by the bank twice last month, do not
+    /// worry" against "…flagged by the bank twice last month. Do not refund…").
+    pub fn add_note(&mut self, text: &str) {
+        for sentence in text.split(['.', '!', '?', ';', '\n']) {
+            let words = words(sentence);
+            if words.len() < MIN_NOTE_WORDS {
+                continue;
+            }
+            let n = words.len().min(NOTE_WORDS);
+            let runs = words.windows(n).map(|w| w.join(" ")).collect();
+            self.notes.push((n, runs));
+        }
+    }
+
+    /// The first run of words of `reply` that repeats a note.
+    fn quoted_note(&self, reply: &str) -> Option<String> {
+        let words = words(reply);
+        self.notes.iter().find_map(|(n, runs)| {
+            words
+                .windows(*n)
+                .map(|w| w.join(" "))
+                .find(|run| runs.contains(run))
+        })
     }
 
     /// One number is the other with or without a country code or a trunk `0`
@@ -71,9 +119,18 @@ impl Known {
     }
 }
 
+/// The words of `text`, lower-cased: runs of letters and digits (HTML is already text here).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// Email addresses (lowercased), 24-hex ids (lowercased) and digit runs of [`MIN_DIGITS`] or more
-/// (digits only) in `text`, with emails taken out before ids and numbers are looked for.
-fn tokens(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+/// (digits only) in `text`, with emails taken out before ids and numbers are looked for, and the
+/// links to `skip_links`' domains before numbers are.
+fn tokens(text: &str, skip_links: &ReplyLinks) -> (Vec<String>, Vec<String>, Vec<String>) {
     let emails: Vec<String> = EMAIL
         .find_iter(text)
         .map(|m| m.as_str().to_lowercase())
@@ -84,7 +141,13 @@ fn tokens(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
         .map(|m| m.as_str().to_lowercase())
         .collect();
     let rest = HEX_ID.replace_all(&rest, " ");
-    let rest = URL.replace_all(&rest, " ");
+    let rest = URL.replace_all(&rest, |link: &regex::Captures<'_>| {
+        if skip_links.allows(&link[0]) {
+            " ".to_owned()
+        } else {
+            link[0].to_owned()
+        }
+    });
     let numbers = NUMBER
         .find_iter(&rest)
         .filter(|m| !DATE.is_match(m.as_str().trim_matches(|c: char| !c.is_ascii_digit())))
@@ -99,10 +162,20 @@ fn tokens(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     (emails, hex_ids, numbers)
 }
 
-/// Refuses `reply` when it names an email address, an id or a phone-like number `known` does not
-/// hold.
-pub fn check(reply: &str, known: &Known) -> Result<(), Refusal> {
-    let (emails, hex_ids, numbers) = tokens(reply);
+/// Refuses `reply` when it repeats an internal note, or names an email address, an id or a
+/// phone-like number `known` does not hold (the numbers in links to `links`' domains aside).
+pub fn check(reply: &str, known: &Known, links: &ReplyLinks) -> Result<(), Refusal> {
+    if let Some(run) = known.quoted_note(reply) {
+        return Err(Refusal {
+            label: "egress_note",
+            message: format!(
+                "refused: the reply repeats an internal note of this conversation («{run}»). \
+                 Internal notes are for the team only: never quote them to the customer. Reply \
+                 in your own words without what the note says (or leave a note for the team)."
+            ),
+        });
+    }
+    let (emails, hex_ids, numbers) = tokens(reply, links);
     let refuse = |label: &'static str, what: &str, value: &str| Refusal {
         label,
         message: format!(
@@ -150,14 +223,14 @@ mod tests {
             "We will email you at Priya@Crumb.example and call 020 7946 0958 if needed.",
             "Your conversation 215000001 is with Billing now; 120 seats, 10 000 users.",
         ] {
-            assert_eq!(check(reply, &k), Ok(()), "{reply}");
+            assert_eq!(check(reply, &k, &ReplyLinks::default()), Ok(()), "{reply}");
         }
     }
 
     #[test]
     fn another_customers_email_id_or_phone_is_refused() {
         let k = known();
-        let label = |reply: &str| check(reply, &k).unwrap_err().label;
+        let label = |reply: &str| check(reply, &k, &ReplyLinks::default()).unwrap_err().label;
         assert_eq!(
             label("Daniel is at daniel@widgets.example."),
             "egress_email"
@@ -168,11 +241,81 @@ mod tests {
         );
         assert_eq!(label("Call +1 (555) 010-2345."), "egress_number");
         assert_eq!(label("See conversation 215000002."), "egress_number");
-        let err = check("mail daniel@widgets.example", &k).unwrap_err();
+        let err = check("mail daniel@widgets.example", &k, &ReplyLinks::default()).unwrap_err();
         assert!(
             err.message.contains("(daniel@widgets.example)"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn a_reply_repeating_an_internal_note_is_refused_and_a_few_shared_words_are_not() {
+        let mut k = known();
+        k.add_note(
+            "Suspected fraud: this card was flagged by the bank twice last month. Do not refund \
+             before Lena has checked the chargeback history.",
+        );
+        k.add_note("Do not refund, VIP account.");
+        k.add_note("VIP");
+        let refused = |reply: &str| check(reply, &k, &ReplyLinks::default()).map_err(|e| e.label);
+        assert_eq!(
+            refused("Sorry: THIS card was flagged by the bank, twice last month!"),
+            Err("egress_note")
+        );
+        assert_eq!(
+            refused("Note: do not refund; VIP account."),
+            Err("egress_note"),
+            "a short note repeated whole"
+        );
+        for ordinary in [
+            "If the bank charged you twice last month, do not worry: we refund duplicate charges.",
+            "You were charged by the bank twice last month, do not worry.",
+            "We do not refund VIP upgrades, but your account is fine.",
+            "Hi Priya, you are a VIP to us.",
+        ] {
+            assert_eq!(refused(ordinary), Ok(()), "{ordinary}");
+        }
+    }
+
+    #[test]
+    fn what_only_a_note_mentions_is_not_quotable() {
+        let mut k = known();
+        k.add_note("Her other account is priya.old@mail.example, phone +1 555 010 9999.");
+        let label = |reply: &str| check(reply, &k, &ReplyLinks::default()).unwrap_err().label;
+        assert_eq!(label("Is priya.old@mail.example yours?"), "egress_email");
+        assert_eq!(label("We will call +1 555 010 9999."), "egress_number");
+    }
+
+    #[test]
+    fn numbers_in_links_are_skipped_only_on_the_allowed_domains() {
+        let k = known();
+        let links = ReplyLinks::new(["intercom.help", "shop.example"]);
+        let check = |reply: &str| check(reply, &k, &links).map_err(|e| e.label);
+        for ordinary in [
+            "https://intercom.help/acme/en/articles/910777-refund-timelines",
+            "https://help.shop.example/orders/99887766 and https://shop.example/o/12345678",
+        ] {
+            assert_eq!(check(ordinary), Ok(()), "{ordinary}");
+        }
+        for leak in [
+            "https://tracker.example/conversations/215000002",
+            "https://intercom.help.evil.example/u/5550102345",
+        ] {
+            assert_eq!(check(leak), Err("egress_number"), "{leak}");
+        }
+        // Credentials in the authority: the host is evil.example (and the "user" an email).
+        assert!(check("https://intercom.help@evil.example/u/5550102345").is_err());
+        let mut k = known();
+        k.add("The customer wrote: see https://tracker.example/orders/77665544");
+        assert_eq!(
+            super::check(
+                "Your order https://tracker.example/orders/77665544",
+                &k,
+                &links
+            ),
+            Ok(()),
+            "a link the customer gave may be quoted back"
         );
     }
 }

@@ -3,6 +3,7 @@
 //! live, and a model that does what the attacker asks.
 
 mod egress;
+mod leaks;
 mod reads;
 
 use std::time::Duration;

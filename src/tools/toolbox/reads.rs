@@ -105,7 +105,10 @@ impl Toolbox {
     pub(super) async fn get_conversation(&mut self, id: &str) -> Result<String, Stop> {
         self.may_read(Read::Conversation(id))?;
         let text = self.conversation_for_model(id.trim()).await?;
-        if guard::read_in_scope(&self.scope, Read::Conversation(id)) {
+        if id.trim() == self.scope.conversation_id && self.view_has_conversation() {
+            let directory = self.directory().await;
+            self.learn_own_conversation(&directory);
+        } else if guard::read_in_scope(&self.scope, Read::Conversation(id)) {
             self.known.add(&text);
         }
         Ok(text)

@@ -17,9 +17,9 @@ use crate::{
     ids::{ContactId, ConversationId},
     intercom::{
         IntercomError,
-        models::{Contact, Conversation, Tag, TagId},
+        models::{Contact, Conversation, PartType, Tag, TagId},
     },
-    tools::timeline,
+    tools::{html, timeline},
 };
 
 /// What the run knows of its conversation and contact.
@@ -88,9 +88,43 @@ impl Toolbox {
         };
         let contact = self.view.contact.as_ref().and_then(Option::as_ref);
         let text = timeline::render(conversation, &directory, contact, timeline::DEFAULT_CAP);
-        // What the model is shown of its own conversation, a reply may quote (egress check).
-        self.known.add(&text);
+        self.learn_own_conversation(&directory);
         text
+    }
+
+    /// Whether the run holds a copy of its conversation (never outside a run).
+    pub(super) fn view_has_conversation(&self) -> bool {
+        self.view.conversation.is_some()
+    }
+
+    /// What the model is shown of its own conversation, a reply may quote (egress check) — but
+    /// not a teammate's internal note: a reply may not repeat one, and what only a note mentions
+    /// is not quotable. The bot's own notes (draft reviews, hand-off notes) are its own words.
+    pub(super) fn learn_own_conversation(&mut self, directory: &timeline::Directory) {
+        let Some(conversation) = self.view.conversation.as_ref() else {
+            return;
+        };
+        let mut visible = conversation.clone();
+        for part in visible
+            .conversation_parts
+            .iter_mut()
+            .flat_map(|l| l.conversation_parts.iter_mut())
+        {
+            let by_bot = part
+                .author
+                .as_ref()
+                .and_then(|a| a.id.as_deref())
+                .is_some_and(|id| id == self.bot.as_str());
+            if part.part_type == PartType::Note
+                && !by_bot
+                && let Some(body) = part.body.take()
+            {
+                self.known.add_note(&html::to_text(&body));
+            }
+        }
+        let contact = self.view.contact.as_ref().and_then(Option::as_ref);
+        self.known
+            .add(&timeline::render(&visible, directory, contact, usize::MAX));
     }
 
     /// The conversation's contact, fetched on first use and kept for the run. `None` when the

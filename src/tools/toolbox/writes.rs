@@ -46,7 +46,7 @@ impl Toolbox {
         if !self.from_playbook {
             // The model's reply, live or drafted: nothing of another customer in it. A `reply`
             // step is the support lead's own template.
-            crate::tools::egress::check(&body, &self.known)?;
+            crate::tools::egress::check(&body, &self.known, &self.reply_links)?;
         }
         let describe = format!("reply to the customer:\n«{body}»");
         // Text, not HTML: the model's markup is escaped, only allowed links are links.
