@@ -71,12 +71,6 @@ impl App {
             .await
             .context("TRIAGED_DATABASE_URL")?;
         db.migrate().await.context("applying database migrations")?;
-        if db.backend() == crate::store::Backend::Postgres {
-            anyhow::bail!(
-                "TRIAGED_DATABASE_URL: `serve` does not run on PostgreSQL yet (issue 12); \
-                 `migrate` and the read commands do"
-            );
-        }
         let stranded = queue::reconcile(&db)
             .await
             .context("reconciling the queue")?;

@@ -393,7 +393,7 @@ impl Runner {
     )]
     async fn record_end(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        tx: &mut crate::store::Tx,
         event: &EventRow,
         job: &Job,
         run_id: i64,
@@ -461,28 +461,33 @@ impl Runner {
     /// run's own) is queued again, debounced as usual, for a follow-up run.
     async fn follow_up(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        tx: &mut crate::store::Tx,
         conversation: &str,
         event_id: i64,
         covered: &[i64],
     ) -> Result<(), QueueError> {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM webhook_events WHERE conversation_id = ? AND status = 'queued'              AND id != ?",
+        let waiting: i64 = crate::store::with_tx!(tx, |c| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhook_events WHERE conversation_id = $1 AND status = 'queued' \
+             AND id != $2",
         )
         .bind(conversation)
         .bind(event_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_one(c)
+        .await
+        })?;
         if waiting > 0 {
             return Ok(());
         }
         let again = covered.iter().copied().max().unwrap_or(event_id);
-        sqlx::query(
-            "UPDATE webhook_events SET status = 'queued', coalesced_into = NULL,              processed_at = NULL, chain_started_at = NULL WHERE id = ?",
+        crate::store::with_tx!(tx, |c| sqlx::query(
+            "UPDATE webhook_events SET status = 'queued', coalesced_into = NULL, \
+             processed_at = NULL, chain_started_at = NULL WHERE id = $1",
         )
         .bind(again)
-        .execute(&mut **tx)
-        .await?;
+        .execute(c)
+        .await
+        .map(|_| ()))?;
         queue::enqueue(tx, again, 1, self.debounce).await?;
         tracing::info!(
             event_id = again,

@@ -282,10 +282,10 @@ pub async fn replay(db: &Db, id: i64) -> Result<i64, ReplayError> {
             if n.topic.is_ping() {
                 return Err(ReplayError::Ping(id));
             }
-            sqlx::query(
-                "UPDATE webhook_events SET notification_id = ?, topic = ?, app_id = ?, \
-                 conversation_id = ?, created_at = ?, delivery_attempts = ?, parse_error = NULL \
-                 WHERE id = ?",
+            crate::store::with_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE webhook_events SET notification_id = $1, topic = $2, app_id = $3, \
+                 conversation_id = $4, created_at = $5, delivery_attempts = $6, \
+                 parse_error = NULL WHERE id = $7",
             )
             .bind(n.id.as_str())
             .bind(n.topic.as_str())
@@ -294,19 +294,21 @@ pub async fn replay(db: &Db, id: i64) -> Result<i64, ReplayError> {
             .bind(n.created_at)
             .bind(n.delivery_attempts)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(c)
             .await
+            .map(|_| ()))
             .map_err(QueueError::from)?;
         }
         _ => {}
     }
-    sqlx::query(
+    crate::store::with_tx!(&mut tx, |c| sqlx::query(
         "UPDATE webhook_events SET status = 'queued', processed_at = NULL, coalesced_into = NULL \
-         WHERE id = ?",
+         WHERE id = $1",
     )
     .bind(id)
-    .execute(&mut *tx)
+    .execute(c)
     .await
+    .map(|_| ()))
     .map_err(QueueError::from)?;
     queue::enqueue(&mut tx, id, 1, std::time::Duration::ZERO).await?;
     tx.commit().await.map_err(QueueError::from)?;

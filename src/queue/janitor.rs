@@ -1,39 +1,50 @@
 //! Keeps the queue honest: re-enqueues events whose job was lost, and prunes finished job rows.
-//! Once an hour it also applies the retention ([`Db::prune`]).
+//! Once an hour it also applies the retention ([`Db::prune`]). With several replicas on
+//! PostgreSQL, one replica at a time does each of these (a transaction-scoped advisory lock; the
+//! others skip that tick).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{QUEUE, QueueError, depth, enqueue};
-use crate::store::Db;
+use super::{QUEUE, QueueError, depth, enqueue, jobs_table};
+use crate::store::{Backend, Db, with_tx};
 
 /// Finished job rows older than this are deleted (the audit trail lives in `runs`).
 const KEEP_DONE_FOR: Duration = Duration::from_secs(600);
 
 /// Re-enqueues every event still `queued` whose job is missing or already finished: the job row was
 /// pruned, or the runner could not record the end of the run. Returns how many were re-enqueued.
+///
+/// One transaction under the janitor's lock: each event is re-checked and re-enqueued in it, so
+/// two replicas reconciling at once cannot both give one event a new job.
 pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
-    let stranded: Vec<(i64,)> = sqlx::query_as(
+    let mut tx = db.begin_write().await?;
+    if !tx.try_lock("triaged.janitor.reconcile").await? {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let sql = format!(
         "SELECT e.id FROM webhook_events e \
-         LEFT JOIN Jobs j ON j.job_type = ?1 AND j.idempotency_key = e.job_key \
+         LEFT JOIN {} j ON j.job_type = $1 AND j.idempotency_key = e.job_key \
          WHERE e.status = 'queued' AND (j.id IS NULL OR j.status IN ('Done', 'Killed') \
                OR (j.status = 'Failed' AND j.attempts >= j.max_attempts)) \
          ORDER BY e.id",
-    )
-    .bind(QUEUE)
-    .fetch_all(db.sqlite()?)
-    .await?;
-    for (event_id,) in &stranded {
-        let mut tx = db.begin_write().await?;
+        jobs_table(db.backend())
+    );
+    let stranded: Vec<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(QUEUE)
+        .fetch_all(c)
+        .await)?;
+    for event_id in &stranded {
         let job = enqueue(&mut tx, *event_id, 1, Duration::ZERO).await?;
-        tx.commit().await?;
         tracing::warn!(
             event_id,
             seq = job.seq,
             "re-enqueued an event whose job was gone"
         );
     }
+    tx.commit().await?;
     Ok(stranded.len())
 }
 
@@ -76,20 +87,39 @@ impl Janitor {
     }
 
     async fn once(&self) -> Result<(), QueueError> {
-        let pruned = sqlx::query(
-            "DELETE FROM Jobs WHERE job_type = ? AND status = 'Done' \
-             AND done_at < strftime('%s', 'now') - ?",
-        )
-        .bind(QUEUE)
-        .bind(KEEP_DONE_FOR.as_secs() as i64)
-        .execute(self.db.sqlite()?)
-        .await?
-        .rows_affected();
+        let pruned = self.prune_jobs().await?;
         if pruned > 0 {
             tracing::debug!(pruned, "pruned finished jobs");
         }
         reconcile(&self.db).await?;
         metrics::gauge!("triaged_queue_depth").set(depth(&self.db).await? as f64);
         Ok(())
+    }
+
+    /// Deletes finished job rows older than [`KEEP_DONE_FOR`]: they slow every ack as they pile
+    /// up, and apalis-postgres has no vacuum of its own. apalis-sqlite keeps `done_at` in Unix
+    /// seconds, apalis-postgres as a `timestamptz`.
+    async fn prune_jobs(&self) -> Result<u64, QueueError> {
+        let mut tx = self.db.begin_write().await?;
+        if !tx.try_lock("triaged.janitor.prune").await? {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let older = match tx.backend() {
+            Backend::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER) - $2",
+            Backend::Postgres => "now() - make_interval(secs => $2)",
+        };
+        let sql = format!(
+            "DELETE FROM {} WHERE job_type = $1 AND status = 'Done' AND done_at < {older}",
+            jobs_table(tx.backend())
+        );
+        let pruned = with_tx!(&mut tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(QUEUE)
+            .bind(KEEP_DONE_FOR.as_secs_f64())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 }

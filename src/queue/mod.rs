@@ -20,9 +20,9 @@ mod worker;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::store::{Backend, Tx, with_pool, with_tx};
 use apalis::prelude::TaskBuilder;
 use serde::{Deserialize, Serialize};
-use sqlx::{Sqlite, Transaction};
 
 use crate::store::{Db, StoreError};
 
@@ -94,6 +94,8 @@ pub enum QueueError {
     Store(#[from] StoreError),
     #[error("queue error: {0}")]
     Apalis(#[from] apalis_sqlite::Error),
+    #[error("queue error: {0}")]
+    ApalisPostgres(#[from] apalis_postgres::Error),
     #[error("cannot encode job: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -106,21 +108,27 @@ impl From<sqlx::Error> for QueueError {
 
 /// Enqueues a job for `event_id` inside the caller's transaction, to run after `delay`, and makes
 /// it the event's current job (see [`Job::key`]). Returns the job.
+///
+/// The key is new by construction (the event's counter only grows, under the row lock of this
+/// update), which matters on PostgreSQL: apalis-postgres inserts with no `ON CONFLICT`, so a key
+/// seen before would abort the caller's whole transaction. Callers enqueue only for events they
+/// have just inserted ([`crate::store::events::insert`] dedupes notifications first) or own.
 pub async fn enqueue(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     event_id: i64,
     attempt: u32,
     delay: Duration,
 ) -> Result<Job, QueueError> {
     // One statement bumps the counter and records the new key (the right-hand side sees the old
     // `job_seq`); the key must be spelled as `Job::key` spells it.
-    let seq: u32 = sqlx::query_scalar(
+    let seq: i64 = with_tx!(tx, |c| sqlx::query_scalar(
         "UPDATE webhook_events SET job_seq = job_seq + 1, \
-         job_key = 'evt:' || id || ':' || (job_seq + 1) WHERE id = ? RETURNING job_seq",
+         job_key = 'evt:' || id || ':' || (job_seq + 1) WHERE id = $1 RETURNING job_seq",
     )
     .bind(event_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(c)
+    .await)?;
+    let seq = u32::try_from(seq).unwrap_or(u32::MAX);
     let (run_at, due_ms) = due(SystemTime::now(), delay);
     let job = Job {
         v: JOB_VERSION,
@@ -135,19 +143,40 @@ pub async fn enqueue(
         .max_attempts(DB_MAX_ATTEMPTS)
         .idempotency_key(&key)
         .build();
-    apalis_sqlite::queries::push_tasks(&mut **tx, QUEUE, std::slice::from_ref(&task)).await?;
+    match tx {
+        Tx::Sqlite(t) => {
+            apalis_sqlite::queries::push_tasks(&mut **t, QUEUE, std::slice::from_ref(&task))
+                .await?;
+        }
+        Tx::Postgres(t) => {
+            apalis_postgres::queries::push_tasks(&mut **t, QUEUE, vec![task]).await?;
+        }
+    }
     Ok(job)
 }
 
 /// Jobs waiting or running (for `/metrics` and `/readyz`).
 pub async fn depth(db: &Db) -> Result<i64, StoreError> {
-    let n = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM Jobs WHERE job_type = ? AND status IN ('Pending', 'Queued', 'Running')",
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE job_type = $1 \
+         AND status IN ('Pending', 'Queued', 'Running')",
+        jobs_table(db.backend())
+    );
+    Ok(with_pool!(db, |p| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(sql)
     )
     .bind(QUEUE)
-    .fetch_one(db.sqlite()?)
-    .await?;
-    Ok(n)
+    .fetch_one(p)
+    .await)?)
+}
+
+/// apalis's job table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL (same columns for what we
+/// read: `job_type`, `status`, `idempotency_key`, `attempts`, `max_attempts`, `done_at`).
+pub(crate) fn jobs_table(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "Jobs",
+        Backend::Postgres => "apalis.jobs",
+    }
 }
 
 #[cfg(test)]

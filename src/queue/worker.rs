@@ -2,13 +2,17 @@
 
 use std::{sync::Arc, time::Duration};
 
-use apalis::prelude::{BoxDynError, Data, PollWith, Strategy, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt};
+use apalis_postgres::{PostgresStorage, Pubsub};
 use apalis_sqlite::SqliteStorage;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Job, QUEUE};
-use crate::{runner::Runner, store::Db};
+use crate::{
+    runner::Runner,
+    store::{Db, Pool},
+};
 
 /// Queue tuning, from the configuration.
 #[derive(Debug, Clone)]
@@ -33,54 +37,78 @@ pub fn spawn_worker(
     settings: &QueueSettings,
     shutdown: CancellationToken,
 ) -> JoinHandle<Result<(), BoxDynError>> {
-    let config = apalis_sqlite::Config::default()
-        .queue(QUEUE)
-        .batch_size(settings.workers)
-        .heartbeat_interval(settings.heartbeat)
-        .missed_heartbeats(2);
-    let pool = match db.sqlite() {
-        Ok(pool) => pool,
-        Err(error) => return tokio::spawn(async move { Err(BoxDynError::from(error)) }),
-    };
-    // Woken by ingest at once; the interval finds the jobs no signal announces.
-    let strategy = Strategy::new()
-        .stream(settings.wake.wakeups())
-        .interval(settings.poll_interval);
-    let backend = PollWith::new(
-        SqliteStorage::<Job>::new(pool).with_config(config),
-        strategy,
-    );
     let idle = Arc::clone(&runner);
     let grace = settings.grace;
-    let worker = WorkerBuilder::new(process_name())
-        .backend(backend)
-        .concurrency(settings.workers)
-        .data(runner)
-        .build(handle);
-    tokio::spawn(async move {
-        worker
-            .run_with_ctx(move |ctx| {
-                let shutdown = shutdown.clone();
-                let idle = Arc::clone(&idle);
-                async move {
-                    shutdown.cancelled().await;
-                    // Start no new run, let the runs in flight finish while the worker keeps
-                    // running normally (pausing it can leave its claim query's transaction open,
-                    // holding SQLite's write lock), then stop.
-                    idle.begin_drain();
-                    if !idle.wait_idle(grace).await {
-                        tracing::warn!("runs still in flight when the grace period ran out");
-                    }
-                    ctx.stop()
-                }
+    // The same worker over either backend (their types differ, so the body is written once here).
+    macro_rules! spawn {
+        ($backend:expr) => {{
+            let worker = WorkerBuilder::new(process_name())
+                .backend($backend)
+                .concurrency(settings.workers)
+                .data(runner)
+                .build(handle);
+            tokio::spawn(async move {
+                worker
+                    .run_with_ctx(move |ctx| {
+                        let shutdown = shutdown.clone();
+                        let idle = Arc::clone(&idle);
+                        async move {
+                            shutdown.cancelled().await;
+                            // Start no new run, let the runs in flight finish while the worker
+                            // keeps running normally (pausing it can leave its claim query's
+                            // transaction open, holding SQLite's write lock), then stop.
+                            idle.begin_drain();
+                            if !idle.wait_idle(grace).await {
+                                tracing::warn!("runs still in flight when the grace period ran out");
+                            }
+                            ctx.stop()
+                        }
+                    })
+                    .await
+                    .map_err(|error| {
+                        // Said here: the supervisor only sees that the task ended.
+                        tracing::error!(%error, "the queue worker stopped");
+                        BoxDynError::from(error)
+                    })
             })
-            .await
-            .map_err(|error| {
-                // Said here: the supervisor only sees that the task ended.
-                tracing::error!(%error, "the queue worker stopped");
-                BoxDynError::from(error)
-            })
-    })
+        }};
+    }
+    match db.pool() {
+        Pool::Sqlite(pool) => {
+            let config = apalis_sqlite::Config::default()
+                .queue(QUEUE)
+                .batch_size(settings.workers)
+                .heartbeat_interval(settings.heartbeat)
+                .missed_heartbeats(2);
+            // Ingest's wake-up takes a job due now at once (it commits in this process); the
+            // interval finds delayed jobs coming due.
+            let wake = Strategy::new()
+                .stream(settings.wake.wakeups())
+                .interval(settings.poll_interval);
+            spawn!(
+                SqliteStorage::<Job>::new(pool)
+                    .with_config(config)
+                    .poll_with_strategy(wake)
+            )
+        }
+        Pool::Postgres(pool) => {
+            let config = apalis_postgres::Config::default()
+                .queue(QUEUE)
+                .batch_size(settings.workers)
+                .heartbeat_interval(settings.heartbeat)
+                .missed_heartbeats(2);
+            // LISTEN/NOTIFY wakes the worker at once for jobs due now; the interval finds delayed
+            // jobs (never notified) and covers notifications lost while the listener reconnects.
+            let wake = Strategy::new()
+                .stream(Pubsub::new(pool.clone(), QUEUE.to_owned()))
+                .interval(settings.poll_interval);
+            spawn!(
+                PostgresStorage::<Job>::new(pool)
+                    .with_config(config)
+                    .poll_with_strategy(wake)
+            )
+        }
+    }
 }
 
 /// The apalis handler. It never fails and never panics outward: the runner records every error on

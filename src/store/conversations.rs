@@ -1,9 +1,7 @@
 //! The bot's watermark per conversation (`conversations.seen_part_id`) and the snapshot each run
 //! worked on (`runs.snapshot_part_id`); see `triage::seen` for what they mean.
 
-use sqlx::{Sqlite, Transaction};
-
-use super::{Db, NOW, StoreError, with_pool};
+use super::{Db, StoreError, Tx, with_pool, with_tx};
 
 impl Db {
     /// The newest part the bot has seen and acted upon, if a run recorded one.
@@ -43,20 +41,22 @@ impl Db {
     /// Returns the run's snapshot after the call.
     pub async fn note_snapshot(&self, run_id: i64, part_id: &str) -> Result<String, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE runs SET snapshot_part_id = ?1 WHERE id = ?2 AND (snapshot_part_id IS NULL \
-               OR NOT EXISTS (SELECT 1 FROM actions WHERE run_id = ?2 \
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE runs SET snapshot_part_id = $1 WHERE id = $2 AND (snapshot_part_id IS NULL \
+               OR NOT EXISTS (SELECT 1 FROM actions WHERE run_id = $2 \
                    AND tool = 'reply_to_conversation' AND status IN ('done', 'drafted')))",
         )
         .bind(part_id)
         .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-        let snapshot: Option<String> =
-            sqlx::query_scalar("SELECT snapshot_part_id FROM runs WHERE id = ?")
-                .bind(run_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        let snapshot: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT snapshot_part_id FROM runs WHERE id = $1"
+        )
+        .bind(run_id)
+        .fetch_one(c)
+        .await)?;
         tx.commit().await?;
         Ok(snapshot.unwrap_or_else(|| part_id.to_owned()))
     }
@@ -64,17 +64,20 @@ impl Db {
 
 /// Moves the conversation's watermark to `part_id`, inside the run's final transaction.
 pub async fn set_watermark(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     conversation_id: &str,
     part_id: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO conversations (conversation_id, seen_part_id) VALUES (?1, ?2) \
-         ON CONFLICT (conversation_id) DO UPDATE SET seen_part_id = ?2, updated_at = {NOW}"
-    )))
-    .bind(conversation_id)
-    .bind(part_id)
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "INSERT INTO conversations (conversation_id, seen_part_id) VALUES ($1, $2) \
+         ON CONFLICT (conversation_id) DO UPDATE SET seen_part_id = $2, updated_at = {}",
+        tx.backend().now()
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(conversation_id)
+        .bind(part_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }

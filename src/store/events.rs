@@ -1,9 +1,9 @@
 //! The `webhook_events` table: every notification received, raw body kept byte-for-byte.
 
 use serde::Serialize;
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::FromRow;
 
-use super::{Db, NOW, StoreError, with_pool};
+use super::{Db, StoreError, Tx, with_pool, with_tx};
 
 /// Lifecycle of a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -59,14 +59,17 @@ pub enum Inserted {
 }
 
 /// Inserts an event inside the caller's transaction, unless its dedupe key is already stored.
-pub async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
-    event: &NewEvent<'_>,
-) -> Result<Inserted, StoreError> {
-    let new_id: Option<i64> = sqlx::query_scalar(
+///
+/// A duplicate never aborts the transaction (`ON CONFLICT DO NOTHING`, on both backends), so one
+/// redelivered notification cannot fail the other webhooks of a group-commit batch; and only a
+/// new row gets a job, so the queue's own insert (which on PostgreSQL has no `ON CONFLICT`) never
+/// sees a key twice.
+pub async fn insert(tx: &mut Tx, event: &NewEvent<'_>) -> Result<Inserted, StoreError> {
+    let new_id: Option<i64> = with_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO webhook_events (dedupe_key, notification_id, topic, app_id, conversation_id, \
          created_at, delivery_attempts, status, parse_error, raw_body) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
     )
     .bind(event.dedupe_key)
@@ -79,31 +82,33 @@ pub async fn insert(
     .bind(event.status.as_str())
     .bind(event.parse_error)
     .bind(event.raw_body)
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(c)
+    .await
+    })?;
     if let Some(id) = new_id {
         return Ok(Inserted::New(id));
     }
-    let existing: i64 = sqlx::query_scalar("SELECT id FROM webhook_events WHERE dedupe_key = ?")
-        .bind(event.dedupe_key)
-        .fetch_one(&mut **tx)
-        .await?;
+    let existing: i64 = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM webhook_events WHERE dedupe_key = $1"
+    )
+    .bind(event.dedupe_key)
+    .fetch_one(c)
+    .await)?;
     Ok(Inserted::Duplicate(existing))
 }
 
 /// Marks the event finished (processed or failed) inside the caller's transaction.
-pub async fn finish(
-    tx: &mut Transaction<'_, Sqlite>,
-    event_id: i64,
-    status: EventStatus,
-) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE webhook_events SET status = ?, processed_at = {NOW} WHERE id = ?"
-    )))
-    .bind(status.as_str())
-    .bind(event_id)
-    .execute(&mut **tx)
-    .await?;
+pub async fn finish(tx: &mut Tx, event_id: i64, status: EventStatus) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE webhook_events SET status = $1, processed_at = {} WHERE id = $2",
+        tx.backend().now()
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status.as_str())
+        .bind(event_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }
 

@@ -35,9 +35,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::{Sqlite, Transaction};
-
-use super::{Db, NOW, StoreError};
+use super::{Backend, Db, StoreError, Tx, with_pool, with_tx};
 
 /// What [`claim`] decided for an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,16 +92,21 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The listened topics as a JSON array for `json_each` (`NULL`: every topic).
+/// The listened topics as a JSON array (`NULL`: every topic).
 fn topics_json(listened: Option<&[String]>) -> Option<String> {
     listened.map(|t| serde_json::Value::from(t.to_vec()).to_string())
 }
 
-/// SQL: `topic` is one some playbook listens to (bind the JSON array as `?L`, NULL = all).
-const LISTENED: &str = "(?L IS NULL OR topic IN (SELECT value FROM json_each(?L)))";
-
-fn with_listened(sql: &str, n: usize) -> String {
-    sql.replace("?L", &format!("?{n}"))
+/// SQL: `topic` is one some playbook listens to, the JSON array of them bound as `$n` (NULL: all).
+fn listened(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("(${n} IS NULL OR topic IN (SELECT value FROM json_each(${n})))")
+        }
+        Backend::Postgres => format!(
+            "(${n}::text IS NULL OR topic IN (SELECT json_array_elements_text(${n}::json)))"
+        ),
+    }
 }
 
 /// Decides, inside the caller's write transaction, whether the job of `event_id` runs now.
@@ -115,69 +118,70 @@ fn with_listened(sql: &str, n: usize) -> String {
 ///   the chain began `max_wait` ago: then this run goes ahead, so a customer typing non-stop still
 ///   gets an answer. The chain's start is carried forward each time an event is coalesced.
 /// - Else the lease is taken if free, and the other waiting events are covered by this run.
-pub async fn claim(
-    tx: &mut Transaction<'_, Sqlite>,
-    req: &ClaimRequest<'_>,
-) -> Result<Claim, StoreError> {
+///
+/// The whole decision holds the conversation's lock ([`Tx::lock_conversation`]), so two
+/// processes claiming events of one conversation decide one after the other.
+pub async fn claim(tx: &mut Tx, req: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
+    tx.lock_conversation(req.conversation_id).await?;
+    let backend = tx.backend();
     let topics = topics_json(req.listened);
-    let resuming: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(with_listened(
+    let sql = format!(
         "SELECT MIN(e.id) FROM webhook_events e \
-         WHERE e.conversation_id = ?1 AND e.status = 'queued' AND e.id < ?2 \
+         WHERE e.conversation_id = $1 AND e.status = 'queued' AND e.id < $2 \
            AND EXISTS (SELECT 1 FROM runs r JOIN actions a ON a.run_id = r.id \
                        WHERE r.event_id = e.id AND r.status IN ('running', 'retrying')) \
            AND NOT EXISTS (SELECT 1 FROM conversation_leases l \
                            WHERE l.conversation_id = e.conversation_id AND l.event_id = e.id \
-                             AND l.expires_at > ?5) \
-           AND (?3 = 0 OR (?4 IS NULL OR e.topic IN (SELECT value FROM json_each(?4))))",
-        4,
-    )))
-    .bind(req.conversation_id)
-    .bind(req.event_id)
-    .bind(req.mine_listened)
-    .bind(&topics)
-    .bind(now_ms())
-    .fetch_one(&mut **tx)
-    .await?;
+                             AND l.expires_at > $5) \
+           AND (NOT $3 OR {})",
+        listened(backend, 4).replace("topic", "e.topic")
+    );
+    let resuming: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(req.conversation_id)
+        .bind(req.event_id)
+        .bind(req.mine_listened)
+        .bind(&topics)
+        .bind(now_ms())
+        .fetch_one(c)
+        .await)?;
     if let Some(by) = resuming {
         coalesce(tx, req.event_id, by).await?;
         return Ok(Claim::Superseded { by });
     }
-    let newer: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(with_listened(
-        &format!(
-            "SELECT MAX(id) FROM webhook_events \
-             WHERE conversation_id = ?1 AND status = 'queued' AND id > ?2 \
-               AND (?3 = 0 OR {LISTENED})"
-        ),
-        4,
-    )))
-    .bind(req.conversation_id)
-    .bind(req.event_id)
-    .bind(req.mine_listened)
-    .bind(&topics)
-    .fetch_one(&mut **tx)
-    .await?;
-    if let Some(newer) = newer {
-        let go_ahead: bool = sqlx::query_scalar(
-            "SELECT MIN(COALESCE(chain_started_at, received_at)) \
-                      < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1) \
-                AND MAX(received_at) > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2) \
-             FROM webhook_events WHERE conversation_id = ?3 AND status = 'queued'",
-        )
-        .bind(format!("-{:.3} seconds", req.max_wait.as_secs_f64()))
-        .bind(format!("-{:.3} seconds", req.debounce.as_secs_f64()))
+    let sql = format!(
+        "SELECT MAX(id) FROM webhook_events \
+         WHERE conversation_id = $1 AND status = 'queued' AND id > $2 AND (NOT $3 OR {})",
+        listened(backend, 4)
+    );
+    let newer: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(req.conversation_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        .bind(req.event_id)
+        .bind(req.mine_listened)
+        .bind(&topics)
+        .fetch_one(c)
+        .await)?;
+    if let Some(newer) = newer {
+        let sql = format!(
+            "SELECT MIN(COALESCE(chain_started_at, received_at)) < {} \
+                AND MAX(received_at) > {} \
+             FROM webhook_events WHERE conversation_id = $1 AND status = 'queued'",
+            backend.ago(req.max_wait.as_secs_f64()),
+            backend.ago(req.debounce.as_secs_f64()),
+        );
+        let go_ahead: bool = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(req.conversation_id)
+            .fetch_one(c)
+            .await)?;
         if !go_ahead {
             coalesce(tx, req.event_id, newer).await?;
             return Ok(Claim::Superseded { by: newer });
         }
     }
     let now = now_ms();
-    let epoch: Option<i64> = sqlx::query_scalar(
+    let epoch: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
         "INSERT INTO conversation_leases \
            (conversation_id, owner, holder, event_id, epoch, acquired_at, renewed_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) \
+         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) \
          ON CONFLICT (conversation_id) DO UPDATE SET owner = excluded.owner, \
            holder = excluded.holder, event_id = excluded.event_id, \
            epoch = conversation_leases.epoch + 1, acquired_at = excluded.acquired_at, \
@@ -191,32 +195,31 @@ pub async fn claim(
     .bind(req.event_id)
     .bind(now)
     .bind(now.saturating_add(ms(req.ttl)))
-    .fetch_optional(&mut **tx)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     let Some(epoch) = epoch else {
-        let holder_event: i64 = sqlx::query_scalar(
-            "SELECT event_id FROM conversation_leases WHERE conversation_id = ?",
+        let holder_event: i64 = with_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT event_id FROM conversation_leases WHERE conversation_id = $1",
         )
         .bind(req.conversation_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        .fetch_one(c)
+        .await)?;
         return Ok(Claim::Busy { holder_event });
     };
-    let covered: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(with_listened(
-        &format!(
-            "UPDATE webhook_events SET status = 'coalesced', coalesced_into = ?1, \
-               processed_at = {NOW} \
-             WHERE conversation_id = ?2 AND status = 'queued' AND id != ?1 \
-               AND (?3 = 1 OR NOT {LISTENED}) RETURNING id"
-        ),
-        4,
-    )))
-    .bind(req.event_id)
-    .bind(req.conversation_id)
-    .bind(req.mine_listened)
-    .bind(&topics)
-    .fetch_all(&mut **tx)
-    .await?;
+    let sql = format!(
+        "UPDATE webhook_events SET status = 'coalesced', coalesced_into = $1, processed_at = {} \
+         WHERE conversation_id = $2 AND status = 'queued' AND id != $1 \
+           AND ($3 OR NOT {}) RETURNING id",
+        backend.now(),
+        listened(backend, 4)
+    );
+    let covered: Vec<i64> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(req.event_id)
+        .bind(req.conversation_id)
+        .bind(req.mine_listened)
+        .bind(&topics)
+        .fetch_all(c)
+        .await)?;
     for id in &covered {
         close_runs_of(tx, *id).await?;
     }
@@ -231,45 +234,52 @@ pub async fn claim(
 }
 
 /// Marks `event_id` coalesced into `into`, carries the chain's start forward, and ends the
-/// event's unfinished run `coalesced`.
-async fn coalesce(
-    tx: &mut Transaction<'_, Sqlite>,
-    event_id: i64,
-    into: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE webhook_events SET status = 'coalesced', coalesced_into = ?1, \
-         processed_at = {NOW} WHERE id = ?2"
-    )))
-    .bind(into)
-    .bind(event_id)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
+/// event's unfinished run `coalesced`. Only an event still waiting is coalesced.
+async fn coalesce(tx: &mut Tx, event_id: i64, into: i64) -> Result<(), StoreError> {
+    let backend = tx.backend();
+    let sql = format!(
+        "UPDATE webhook_events SET status = 'coalesced', coalesced_into = $1, \
+         processed_at = {} WHERE id = $2 AND status = 'queued'",
+        backend.now()
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(into)
+        .bind(event_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    // The earlier of two times: SQLite's two-argument MIN, PostgreSQL's LEAST.
+    let earlier = match backend {
+        Backend::Sqlite => "MIN",
+        Backend::Postgres => "LEAST",
+    };
+    let sql = format!(
         "UPDATE webhook_events SET chain_started_at = \
-           MIN(COALESCE(chain_started_at, received_at), \
-               (SELECT COALESCE(chain_started_at, received_at) FROM webhook_events WHERE id = ?2)) \
-         WHERE id = ?1",
-    )
-    .bind(into)
-    .bind(event_id)
-    .execute(&mut **tx)
-    .await?;
+           {earlier}(COALESCE(chain_started_at, received_at), \
+               (SELECT COALESCE(chain_started_at, received_at) FROM webhook_events WHERE id = $2)) \
+         WHERE id = $1"
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(into)
+        .bind(event_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     close_runs_of(tx, event_id).await
 }
 
 /// Ends the unfinished runs of a coalesced event (`coalesced` as status and outcome).
-pub async fn close_runs_of(
-    tx: &mut Transaction<'_, Sqlite>,
-    event_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+pub async fn close_runs_of(tx: &mut Tx, event_id: i64) -> Result<(), StoreError> {
+    let sql = format!(
         "UPDATE runs SET status = 'coalesced', outcome = 'coalesced', reason = 'coalesced', \
-         finished_at = {NOW} WHERE event_id = ? AND status IN ('running', 'retrying')"
-    )))
-    .bind(event_id)
-    .execute(&mut **tx)
-    .await?;
+         finished_at = {} WHERE event_id = $1 AND status IN ('running', 'retrying')",
+        tx.backend().now()
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(event_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }
 
@@ -277,79 +287,93 @@ pub async fn close_runs_of(
 pub async fn renew(db: &Db, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
     let now = now_ms();
     let mut tx = db.begin_write().await?;
-    let renewed = sqlx::query(
-        "UPDATE conversation_leases SET renewed_at = ?1, expires_at = ?2 \
-         WHERE conversation_id = ?3 AND epoch = ?4 AND owner = ?5 AND expires_at > 0",
+    let renewed = with_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE conversation_leases SET renewed_at = $1, expires_at = $2 \
+         WHERE conversation_id = $3 AND epoch = $4 AND owner = $5 AND expires_at > 0",
     )
     .bind(now)
     .bind(now.saturating_add(ms(ttl)))
     .bind(&lease.conversation_id)
     .bind(lease.epoch)
     .bind(&lease.owner)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     tx.commit().await?;
     Ok(renewed == 1)
 }
 
+/// SQL: the lease row `$1` is held by epoch `$2` of owner `$3` and unexpired at `$4`.
+const HELD: &str = "SELECT 1 FROM conversation_leases WHERE conversation_id = $1 AND epoch = $2 \
+                    AND owner = $3 AND expires_at > $4";
+
 impl Lease {
     /// Whether this lease is still current and unexpired: the fence every write passes.
     pub async fn holds(&self, db: &Db) -> Result<bool, StoreError> {
-        let mut conn = db.sqlite()?.acquire().await?;
-        self.holds_on(&mut conn).await
+        let held: Option<i32> = with_pool!(db, |p| sqlx::query_scalar(HELD)
+            .bind(&self.conversation_id)
+            .bind(self.epoch)
+            .bind(&self.owner)
+            .bind(now_ms())
+            .fetch_optional(p)
+            .await)?;
+        Ok(held.is_some())
     }
 
-    /// [`Lease::holds`] inside the caller's transaction (the run's final one).
-    pub async fn holds_in(&self, tx: &mut Transaction<'_, Sqlite>) -> Result<bool, StoreError> {
-        self.holds_on(tx).await
-    }
-
-    async fn holds_on(&self, conn: &mut sqlx::SqliteConnection) -> Result<bool, StoreError> {
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM conversation_leases WHERE conversation_id = ? AND epoch = ? \
-             AND owner = ? AND expires_at > ?",
-        )
-        .bind(&self.conversation_id)
-        .bind(self.epoch)
-        .bind(&self.owner)
-        .bind(now_ms())
-        .fetch_optional(conn)
-        .await?;
+    /// [`Lease::holds`] inside the caller's transaction (the run's final one). On PostgreSQL it
+    /// takes the conversation's lock and locks the lease row (`FOR UPDATE`), so no claimer can
+    /// slip in between this check and the commit.
+    pub async fn holds_in(&self, tx: &mut Tx) -> Result<bool, StoreError> {
+        tx.lock_conversation(&self.conversation_id).await?;
+        let sql = match tx.backend() {
+            Backend::Sqlite => HELD.to_owned(),
+            Backend::Postgres => format!("{HELD} FOR UPDATE"),
+        };
+        let held: Option<i32> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(&self.conversation_id)
+            .bind(self.epoch)
+            .bind(&self.owner)
+            .bind(now_ms())
+            .fetch_optional(c)
+            .await)?;
         Ok(held.is_some())
     }
 }
 
 /// Gives the conversation back, if `lease` still holds it.
-pub async fn release(tx: &mut Transaction<'_, Sqlite>, lease: &Lease) -> Result<(), StoreError> {
-    sqlx::query(
+pub async fn release(tx: &mut Tx, lease: &Lease) -> Result<(), StoreError> {
+    tx.lock_conversation(&lease.conversation_id).await?;
+    with_tx!(tx, |c| sqlx::query(
         "UPDATE conversation_leases SET owner = '', holder = '', expires_at = 0 \
-         WHERE conversation_id = ? AND epoch = ? AND owner = ?",
+         WHERE conversation_id = $1 AND epoch = $2 AND owner = $3",
     )
     .bind(&lease.conversation_id)
     .bind(lease.epoch)
     .bind(&lease.owner)
-    .execute(&mut **tx)
-    .await?;
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 
 /// Gives the conversation back if the job `holder` of process `owner` holds it (a run that
 /// panicked, whose [`Lease`] value is gone with its stack).
 pub async fn release_held(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     conversation_id: &str,
     holder: &str,
     owner: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    tx.lock_conversation(conversation_id).await?;
+    with_tx!(tx, |c| sqlx::query(
         "UPDATE conversation_leases SET owner = '', holder = '', expires_at = 0 \
-         WHERE conversation_id = ? AND holder = ? AND owner = ?",
+         WHERE conversation_id = $1 AND holder = $2 AND owner = $3",
     )
     .bind(conversation_id)
     .bind(holder)
     .bind(owner)
-    .execute(&mut **tx)
-    .await?;
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use super::{Db, NOW, StoreError, actions::Action, with_pool};
+use super::{Db, StoreError, actions::Action, with_pool, with_tx};
 
 /// How long a client's retry of the same write (same token, tool and arguments) returns the first
 /// call's result instead of writing again. Long enough for any client's retry after a timeout,
@@ -162,24 +162,28 @@ impl Db {
     pub async fn claim_mcp_write(&self, call: &NewCall<'_>) -> Result<Claim, StoreError> {
         let key = dedupe_key(call.token_id, call.tool, call.arguments);
         let mut tx = self.begin_write().await?;
+        // Two retries of one call on two replicas: one decides, the other waits and sees it.
+        tx.lock(&format!("triaged.mcp_write:{key}")).await?;
+        let backend = tx.backend();
+        let sql = format!(
+            "SELECT id, status, result FROM mcp_calls WHERE dedupe_key = $1 AND replay_of IS NULL \
+             AND ((status = 'ok' AND created_at > {}) \
+              OR (status = 'pending' AND created_at > {})) \
+             ORDER BY id DESC LIMIT 1",
+            backend.ago(RETRY_WINDOW_SECONDS as f64),
+            backend.ago(PENDING_DEAD_SECONDS as f64),
+        );
         let earlier: Option<(i64, String, Option<String>)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, status, result FROM mcp_calls WHERE dedupe_key = $1 AND replay_of IS NULL \
-                 AND ((status = 'ok' AND created_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
-                   '-{RETRY_WINDOW_SECONDS} seconds')) \
-                  OR (status = 'pending' AND created_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
-                   '-{PENDING_DEAD_SECONDS} seconds'))) \
-                 ORDER BY id DESC LIMIT 1"
-            )))
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            with_tx!(&mut tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&key)
+                .fetch_optional(c)
+                .await)?;
         if let Some((first, status, _)) = &earlier
             && status == "pending"
         {
             return Ok(Claim::InFlight { first: *first });
         }
-        let id: i64 = sqlx::query_scalar(INSERT)
+        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(INSERT)
             .bind(call.token_id)
             .bind(call.token_name)
             .bind(call.tool)
@@ -188,20 +192,23 @@ impl Db {
             .bind(&key)
             .bind(call.protocol_version)
             .bind(call.client)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_one(c)
+            .await)?;
         let claim = match earlier {
             Some((first, _, result)) => {
                 let result = result.unwrap_or_default();
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let sql = format!(
                     "UPDATE mcp_calls SET status = 'ok', reason = 'replay', result = $1, \
-                     replay_of = $2, duration_ms = 0, finished_at = {NOW} WHERE id = $3"
-                )))
-                .bind(&result)
-                .bind(first)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                     replay_of = $2, duration_ms = 0, finished_at = {} WHERE id = $3",
+                    backend.now()
+                );
+                with_tx!(&mut tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&result)
+                    .bind(first)
+                    .bind(id)
+                    .execute(c)
+                    .await
+                    .map(|_| ()))?;
                 Claim::Replay { id, first, result }
             }
             None => Claim::Fresh(id),

@@ -23,9 +23,10 @@ pub mod runs;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
+mod tx;
 pub mod usage;
 
-use sqlx::{PgPool, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, SqlitePool};
 
 /// The commit durability setting, defined with the rest of the settings.
 pub use crate::config::Durability;
@@ -77,9 +78,6 @@ impl Backend {
     }
 }
 
-/// The current time in SQLite's SQL, for the transactions that run on SQLite only so far.
-pub(crate) const NOW: &str = Backend::Sqlite.now();
-
 /// The connection pool of the configured backend.
 #[derive(Debug, Clone)]
 pub enum Pool {
@@ -102,7 +100,9 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+pub(crate) use crate::with_tx;
 pub use open::redact;
+pub use tx::Tx;
 
 /// Errors from the store edge.
 #[derive(Debug, thiserror::Error)]
@@ -139,23 +139,14 @@ impl Db {
         }
     }
 
-    /// The SQLite pool, for the parts of the daemon that do not run on PostgreSQL yet.
+    /// The SQLite pool, for code that reads with SQLite's own SQL (tests, on a SQLite database).
     pub fn sqlite(&self) -> Result<&SqlitePool, sqlx::Error> {
         match &self.pool {
             Pool::Sqlite(pool) => Ok(pool),
             Pool::Postgres(_) => Err(sqlx::Error::Configuration(
-                "this part of triaged does not run on PostgreSQL yet (issue 12)".into(),
+                "this needs a SQLite database; TRIAGED_DATABASE_URL is PostgreSQL".into(),
             )),
         }
-    }
-
-    /// Begins a transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
-    ///
-    /// Every transaction that writes must use this: a deferred transaction that reads first and
-    /// writes later fails at once with `SQLITE_BUSY` (no busy wait) when another connection wrote
-    /// in between, which in WAL mode happens all the time under load.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.sqlite()?.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// A cheap query proving the database answers (used by `/readyz`).

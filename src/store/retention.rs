@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Db, NOW, StoreError};
+use super::{Db, StoreError, Tx, with_tx};
 
 /// What one prune deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -34,49 +34,54 @@ impl Pruned {
 }
 
 impl Db {
-    /// Deletes what is older than `retention` (see the module doc), in one transaction.
+    /// Deletes what is older than `retention` (see the module doc), in one transaction. On
+    /// PostgreSQL one replica at a time does it (the others find the lock taken and skip).
     pub async fn prune(&self, retention: Duration) -> Result<Pruned, StoreError> {
-        let cutoff = format!(
-            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{} seconds')",
-            retention.as_secs()
-        );
+        let backend = self.backend();
+        let now = backend.now();
+        let cutoff = backend.ago(retention.as_secs() as f64);
         let mut tx = self.begin_write().await?;
-        let event_bodies = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE webhook_events SET raw_body = X'', pruned_at = {NOW} \
+        if !tx.try_lock("triaged.retention").await? {
+            tx.rollback().await?;
+            return Ok(Pruned::default());
+        }
+        let event_bodies = with_tx!(&mut tx, |c| sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE webhook_events SET raw_body = $1, pruned_at = {now} \
              WHERE received_at < {cutoff} AND pruned_at IS NULL AND status <> 'queued'"
         )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .bind(&b""[..])
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         let old_runs = format!(
             "SELECT id FROM runs WHERE started_at < {cutoff} AND pruned_at IS NULL \
              AND status NOT IN ('running', 'retrying')"
         );
-        let run_steps = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM run_steps WHERE run_id IN ({old_runs})"
-        )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let actions = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE actions SET arguments = '{{}}', result = NULL, error = NULL \
-             WHERE run_id IN ({old_runs}) AND status <> 'started'"
-        )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let run_trails = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET pruned_at = {NOW}, last_error = NULL WHERE id IN ({old_runs})"
-        )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let sessions = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM ui_sessions WHERE expires_at < {NOW}"
-        )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let run_steps = exec(
+            &mut tx,
+            format!("DELETE FROM run_steps WHERE run_id IN ({old_runs})"),
+        )
+        .await?;
+        let actions = exec(
+            &mut tx,
+            format!(
+                "UPDATE actions SET arguments = '{{}}', result = NULL, error = NULL \
+                 WHERE run_id IN ({old_runs}) AND status <> 'started'"
+            ),
+        )
+        .await?;
+        let run_trails = exec(
+            &mut tx,
+            format!(
+                "UPDATE runs SET pruned_at = {now}, last_error = NULL WHERE id IN ({old_runs})"
+            ),
+        )
+        .await?;
+        let sessions = exec(
+            &mut tx,
+            format!("DELETE FROM ui_sessions WHERE expires_at < {now}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Pruned {
             event_bodies,
@@ -86,4 +91,12 @@ impl Db {
             sessions,
         })
     }
+}
+
+/// Runs `sql` (no parameters) in `tx`; returns the rows it touched.
+async fn exec(tx: &mut Tx, sql: String) -> Result<u64, StoreError> {
+    Ok(with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
 }

@@ -1,9 +1,9 @@
 //! The `runs` table: what a worker did with an event, how long it took, and how it ended.
 
 use serde::Serialize;
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::FromRow;
 
-use super::{Db, NOW, StoreError, with_pool};
+use super::{Db, StoreError, Tx, with_pool, with_tx};
 
 /// How a run ended, as stored in `runs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -53,72 +53,76 @@ pub async fn start_or_resume(
     attempt: u32,
 ) -> Result<i64, StoreError> {
     let mut tx = db.begin_write().await?;
-    let open: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM runs WHERE event_id = ? AND status IN ('running', 'retrying') \
+    // One open run per event: on PostgreSQL two processes resuming the same event would both see
+    // none and insert two, so the event is locked first (SQLite's writer lock does this already).
+    tx.lock(&format!("triaged.event:{event_id}")).await?;
+    let attempt = i64::from(attempt);
+    let open: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT id FROM runs WHERE event_id = $1 AND status IN ('running', 'retrying') \
          ORDER BY id DESC LIMIT 1",
     )
     .bind(event_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     let id = match open {
         Some(id) => {
-            sqlx::query("UPDATE runs SET status = 'running', attempts = ? WHERE id = ?")
-                .bind(attempt)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            with_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE runs SET status = 'running', attempts = $1 WHERE id = $2"
+            )
+            .bind(attempt)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
             id
         }
-        None => {
-            sqlx::query_scalar(
-                "INSERT INTO runs (event_id, conversation_id, topic, status, attempts) \
-                 VALUES (?, ?, ?, 'running', ?) RETURNING id",
-            )
-            .bind(event_id)
-            .bind(conversation_id)
-            .bind(topic)
-            .bind(attempt)
-            .fetch_one(&mut *tx)
-            .await?
-        }
+        None => with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO runs (event_id, conversation_id, topic, status, attempts) \
+             VALUES ($1, $2, $3, 'running', $4) RETURNING id",
+        )
+        .bind(event_id)
+        .bind(conversation_id)
+        .bind(topic)
+        .bind(attempt)
+        .fetch_one(c)
+        .await)?,
     };
     tx.commit().await?;
     Ok(id)
 }
 
 /// Writes the run's end state inside the caller's transaction.
-pub async fn finish(
-    tx: &mut Transaction<'_, Sqlite>,
-    run_id: i64,
-    end: &RunEnd<'_>,
-) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE runs SET status = ?, outcome = ?, playbook = COALESCE(?, playbook), reason = ?, \
-         last_error = COALESCE(?, last_error), duration_ms = ?, finished_at = {NOW} WHERE id = ?"
-    )))
-    .bind(end.status.as_str())
-    .bind(end.outcome)
-    .bind(end.playbook)
-    .bind(end.reason)
-    .bind(end.last_error)
-    .bind(end.duration_ms)
-    .bind(run_id)
-    .execute(&mut **tx)
-    .await?;
+pub async fn finish(tx: &mut Tx, run_id: i64, end: &RunEnd<'_>) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE runs SET status = $1, outcome = $2, playbook = COALESCE($3, playbook), \
+         reason = $4, last_error = COALESCE($5, last_error), duration_ms = $6, \
+         finished_at = {} WHERE id = $7",
+        tx.backend().now()
+    );
+    with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(end.status.as_str())
+        .bind(end.outcome)
+        .bind(end.playbook)
+        .bind(end.reason)
+        .bind(end.last_error)
+        .bind(end.duration_ms)
+        .bind(run_id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }
 
 /// Marks a run as waiting for another attempt after a transient error.
-pub async fn mark_retrying(
-    tx: &mut Transaction<'_, Sqlite>,
-    run_id: i64,
-    error: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE runs SET status = 'retrying', last_error = ? WHERE id = ?")
-        .bind(error)
-        .bind(run_id)
-        .execute(&mut **tx)
-        .await?;
+pub async fn mark_retrying(tx: &mut Tx, run_id: i64, error: &str) -> Result<(), StoreError> {
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE runs SET status = 'retrying', last_error = $1 WHERE id = $2"
+    )
+    .bind(error)
+    .bind(run_id)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 

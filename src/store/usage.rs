@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Sqlite, Transaction};
-
-use super::{Db, StoreError, with_pool};
+use super::{Db, StoreError, Tx, with_pool, with_tx};
 
 /// A run's usage, written once its playbook has run.
 #[derive(Debug, Clone, Default)]
@@ -98,16 +96,17 @@ impl RunCost {
 /// Adds `counts` to the Intercom requests recorded for run `run_id` (a resumed run adds to what
 /// its earlier attempts sent).
 pub async fn add_intercom_requests(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     run_id: i64,
     counts: &BTreeMap<String, u32>,
 ) -> Result<(), StoreError> {
-    let before: Option<String> =
-        sqlx::query_scalar("SELECT intercom_requests FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .flatten();
+    let before: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT intercom_requests FROM runs WHERE id = $1"
+    )
+    .bind(run_id)
+    .fetch_optional(c)
+    .await)?
+    .flatten();
     let mut total: BTreeMap<String, u32> = before
         .as_deref()
         .and_then(|json| serde_json::from_str(json).ok())
@@ -117,11 +116,14 @@ pub async fn add_intercom_requests(
     }
     // A map of strings to integers always encodes.
     let json = serde_json::to_string(&total).unwrap_or_default();
-    sqlx::query("UPDATE runs SET intercom_requests = $1 WHERE id = $2")
-        .bind(json)
-        .bind(run_id)
-        .execute(&mut **tx)
-        .await?;
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE runs SET intercom_requests = $1 WHERE id = $2"
+    )
+    .bind(json)
+    .bind(run_id)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 

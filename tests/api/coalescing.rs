@@ -81,10 +81,11 @@ async fn a_debounced_run_starts_no_sooner_than_its_window_even_a_fraction_of_a_s
     // Milliseconds from each message's arrival to its run's start; apalis alone schedules to the
     // second, which would start some runs up to a second early.
     let earliest = app
-        .count(
-            "SELECT MIN(CAST(ROUND((julianday(r.started_at) - julianday(e.received_at)) * 86400000) \
-             AS INTEGER)) FROM runs r JOIN webhook_events e ON e.id = r.event_id",
-        )
+        .count(&format!(
+            "SELECT MIN(CAST(ROUND({}) AS BIGINT)) FROM runs r \
+             JOIN webhook_events e ON e.id = r.event_id",
+            app.millis_between("r.started_at", "e.received_at")
+        ))
         .await;
     assert!(
         earliest >= 1_500,
@@ -110,11 +111,12 @@ async fn a_conversation_busy_with_a_run_makes_its_next_event_wait_for_it() {
     app.post_signed_webhook(&second).await;
     app.drain_queue().await;
 
-    let spans: Vec<(String, String)> =
-        sqlx::query_as("SELECT started_at, finished_at FROM runs ORDER BY started_at")
-            .fetch_all(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+    let spans: Vec<(String, String)> = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+        "SELECT started_at, finished_at FROM runs ORDER BY started_at"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert_eq!(spans.len(), 2, "the later message gets its own run");
     assert!(
         spans[1].0 >= spans[0].1,

@@ -252,13 +252,19 @@ steps:
     }
     app.settle().await;
 
-    let waited: f64 = sqlx::query_scalar(
-        "SELECT (julianday((SELECT MIN(started_at) FROM runs)) \
-               - julianday((SELECT MIN(received_at) FROM webhook_events \
-                            WHERE topic = 'conversation.user.replied'))) * 86400.0",
+    let sql = format!(
+        "SELECT CAST({} AS DOUBLE PRECISION) / 1000.0",
+        app.millis_between(
+            "(SELECT MIN(started_at) FROM runs)",
+            "(SELECT MIN(received_at) FROM webhook_events \
+              WHERE topic = 'conversation.user.replied')"
+        )
+    );
+    let waited: f64 = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(sql)
     )
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert!(
         waited <= (max_wait + debounce).as_secs_f64(),

@@ -238,10 +238,7 @@ async fn runs_show_prints_the_whole_transcript_of_a_run() {
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(["runs", "show", &run.to_string(), "--database-url"])
-        .arg(format!(
-            "sqlite://{}",
-            app._dir.path().join("triaged.db").display()
-        ))
+        .arg(&app.database_url)
         .env("RUST_LOG", "off")
         .output()
         .unwrap();

@@ -38,18 +38,20 @@ fallback:
 }
 
 async fn statuses(app: &crate::helpers::TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-        .fetch_all(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p: String| {
-            serde_json::from_str::<serde_json::Value>(&p).unwrap_or_default()["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
+    triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+    .into_iter()
+    .map(|p: String| {
+        serde_json::from_str::<serde_json::Value>(&p).unwrap_or_default()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect()
 }
 
 #[tokio::test]
@@ -82,11 +84,12 @@ async fn a_rate_limited_model_that_sends_broken_calls_recovers_and_replies_once(
     let run = &app.app.db().list_runs(None, 5).await.unwrap()[0];
     assert_eq!(run.status, "succeeded", "{run:#?}");
     assert_eq!(run.outcome.as_deref(), Some("replied"));
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq")
-            .fetch_all(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+    let payloads: Vec<String> = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT payload FROM run_steps WHERE kind = 'tool_result' ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert_eq!(payloads.len(), 4);
     assert!(payloads[0].contains("not valid JSON"), "{}", payloads[0]);
     assert!(

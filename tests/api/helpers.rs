@@ -18,6 +18,49 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Holds the database directory until the test ends.
     pub _dir: TempDir,
+    /// The PostgreSQL databases of a test run with `TRIAGED_TEST_BACKEND=postgres`, dropped with
+    /// the app.
+    pub _pg: Vec<crate::postgres::TestPg>,
+    /// The app's `TRIAGED_DATABASE_URL`, for running the CLI on its database.
+    pub database_url: String,
+}
+
+/// Whether the test daemons run on PostgreSQL (`TRIAGED_TEST_BACKEND=postgres`: the CI matrix
+/// step) rather than on a SQLite file.
+pub fn on_postgres() -> bool {
+    std::env::var("TRIAGED_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+impl TestApp {
+    /// SQL for the milliseconds from the stored time `earlier` to `later` (two RFC 3339 text
+    /// columns), in this app's database dialect.
+    pub fn millis_between(&self, later: &str, earlier: &str) -> String {
+        match self.app.db().backend() {
+            triaged::store::Backend::Sqlite => {
+                format!("((julianday({later}) - julianday({earlier})) * 86400000.0)")
+            }
+            triaged::store::Backend::Postgres => format!(
+                "(EXTRACT(EPOCH FROM (({later})::timestamptz - ({earlier})::timestamptz)) * 1000.0)"
+            ),
+        }
+    }
+
+    /// SQL for the stored-time text of `seconds` ago, in this app's database dialect.
+    pub fn ago(&self, seconds: u64) -> String {
+        match self.app.db().backend() {
+            triaged::store::Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{seconds} seconds')")
+            }
+            triaged::store::Backend::Postgres => format!("triaged_ago({seconds})"),
+        }
+    }
+}
+
+thread_local! {
+    /// PostgreSQL databases [`test_config`] made on this test's thread, until [`spawn_app_with`]
+    /// takes them over; one never used is dropped when the test's thread ends.
+    static PG_DATABASES: std::cell::RefCell<Vec<crate::postgres::TestPg>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl TestApp {
@@ -68,17 +111,26 @@ impl TestApp {
 
     /// `(count of runs, count of events)` straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.app.db().sqlite().unwrap())
-            .await
-            .expect("count query")
+        triaged::with_pool!(self.app.db(), |p| sqlx::query_scalar(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .fetch_one(p)
+        .await)
+        .expect("count query")
     }
 }
 
 /// A configuration with a fresh database in `dir`, no playbooks (queue mechanics only), and a
 /// built-in sandbox as Intercom.
 pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
-    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
+    let url = if on_postgres() {
+        let pg = crate::postgres::TestPg::new_blocking();
+        let url = pg.url.clone();
+        PG_DATABASES.with_borrow_mut(|dbs| dbs.push(pg));
+        url
+    } else {
+        format!("sqlite://{}", dir.path().join("triaged.db").display())
+    };
     let mut config = Config::for_tests(url, secrets);
     let playbooks = dir.path().join("no-playbooks");
     std::fs::create_dir_all(&playbooks).expect("playbook dir");
@@ -89,6 +141,8 @@ pub fn test_config(dir: &TempDir, secrets: &[&str]) -> Config {
 /// Starts the app with `config`.
 pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     triaged::install_crypto_provider();
+    let pg = PG_DATABASES.with_borrow_mut(std::mem::take);
+    let database_url = config.database_url.clone();
     let app = App::start(config).await.expect("app starts");
     let base = format!("http://{}", app.addr());
     TestApp {
@@ -96,6 +150,8 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         base,
         client: reqwest::Client::new(),
         _dir: dir,
+        _pg: pg,
+        database_url,
     }
 }
 

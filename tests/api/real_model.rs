@@ -88,10 +88,12 @@ async fn a_real_small_model_calls_a_tool_through_the_guard_and_answers() {
     app.settle_within(Duration::from_secs(300)).await;
 
     let steps: Vec<(String, Option<String>, String)> =
-        sqlx::query_as("SELECT kind, name, payload FROM run_steps ORDER BY seq")
-            .fetch_all(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT kind, name, payload FROM run_steps ORDER BY seq"
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
     let kinds: Vec<&str> = steps.iter().map(|(k, _, _)| k.as_str()).collect();
     let call = steps
         .iter()
@@ -113,11 +115,11 @@ async fn a_real_small_model_calls_a_tool_through_the_guard_and_answers() {
     let runs = app.app.db().list_runs(None, 5).await.unwrap();
     assert_eq!(runs[0].conversation_id.as_deref(), Some(id.as_str()));
     assert_eq!(runs[0].status, "succeeded", "{runs:#?}");
-    let (prompt, completion): (i64, i64) = sqlx::query_as(
+    let (prompt, completion): (i64, i64) = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
         "SELECT prompt_tokens, completion_tokens FROM runs ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     eprintln!("real model: {prompt} prompt + {completion} completion tokens");
     let _ = server.start_kill();

@@ -17,10 +17,7 @@ fn runs_show(app: &TestApp, run: i64, json: bool) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_triaged"));
     command
         .args(["runs", "show", &run.to_string(), "--database-url"])
-        .arg(format!(
-            "sqlite://{}",
-            app._dir.path().join("triaged.db").display()
-        ))
+        .arg(&app.database_url)
         .env("RUST_LOG", "off");
     if json {
         command.arg("--json");

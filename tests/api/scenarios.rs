@@ -109,11 +109,12 @@ async fn a_refund_request_gets_one_reply_and_is_snoozed_for_three_days() {
         ]
     );
     assert!(requests[0].to_string().contains("Any update on my refund?"));
-    let (prompt, completion): (i64, i64) =
-        sqlx::query_as("SELECT prompt_tokens, completion_tokens FROM runs")
-            .fetch_one(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+    let (prompt, completion): (i64, i64) = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+        "SELECT prompt_tokens, completion_tokens FROM runs"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert!(prompt > 0 && completion > 0);
     eprintln!(
         "refund run: {} Intercom requests, {prompt} prompt + {completion} completion tokens (stand-in estimate)",
@@ -178,11 +179,11 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
     let runs = app.app.db().list_runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].outcome.as_deref(), Some("escalated"), "{runs:#?}");
-    let reference: String = sqlx::query_scalar(
+    let reference: String = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
         "SELECT result_ref FROM actions WHERE tool = 'create_ticket' AND status = 'done'",
     )
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     let (ticket_id, number) = reference.split_once('#').unwrap();
     let ticket: Value = reqwest::Client::new()
@@ -212,11 +213,12 @@ async fn a_reproducible_bug_becomes_a_ticket_a_reply_naming_it_and_a_closed_conv
         app.sandbox().conversation(CHECKOUT).unwrap()["state"],
         "closed"
     );
-    let (prompt, completion): (i64, i64) =
-        sqlx::query_as("SELECT prompt_tokens, completion_tokens FROM runs")
-            .fetch_one(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+    let (prompt, completion): (i64, i64) = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+        "SELECT prompt_tokens, completion_tokens FROM runs"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     eprintln!(
         "bug run: {} Intercom requests, {prompt} prompt + {completion} completion tokens (stand-in estimate)",
         app.sandbox().stats().requests - before

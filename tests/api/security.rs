@@ -67,12 +67,13 @@ pub fn refund_with_workspace_reads() -> (String, String) {
 
 /// The tool results of a run's trail, `(tool, status, content)`, in order.
 pub async fn tool_results(app: &TestApp) -> Vec<(String, String, String)> {
-    let rows: Vec<(Option<String>, String)> = sqlx::query_as(
-        "SELECT name, payload FROM run_steps WHERE kind = 'tool_result' ORDER BY run_id, seq",
-    )
-    .fetch_all(app.app.db().sqlite().unwrap())
-    .await
-    .unwrap();
+    let rows: Vec<(Option<String>, String)> =
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT name, payload FROM run_steps WHERE kind = 'tool_result' ORDER BY run_id, seq",
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
     rows.into_iter()
         .map(|(name, payload)| {
             let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();

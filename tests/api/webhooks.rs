@@ -11,10 +11,12 @@ async fn a_signed_notification_is_accepted_and_ends_as_a_recorded_run() {
     assert_eq!(response.status(), 200);
     app.drain_queue().await;
 
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT raw_body FROM webhook_events")
-        .fetch_one(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap();
+    let stored: Vec<u8> = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT raw_body FROM webhook_events"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert_eq!(stored, body, "the raw body is kept byte-for-byte");
     let runs = app.app.db().list_runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
@@ -151,10 +153,12 @@ async fn signed_bodies_that_do_not_parse_are_kept_as_unparsed_and_answered_200()
         assert_eq!(response.status(), 200);
     }
     let rows: Vec<(String, Vec<u8>, Option<String>)> =
-        sqlx::query_as("SELECT status, raw_body, parse_error FROM webhook_events ORDER BY id")
-            .fetch_all(app.app.db().sqlite().unwrap())
-            .await
-            .unwrap();
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT status, raw_body, parse_error FROM webhook_events ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter()

@@ -183,10 +183,13 @@ async fn an_expired_token_or_session_stops_working() {
     let (_, cookie) = cookie_of(&login(&app, &secret, false).await);
     assert_eq!(get(&app, "/ui", &cookie).await.status(), StatusCode::OK);
     // Time passes: the token's expiry is now behind us.
-    sqlx::query("UPDATE tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE name = 'lead'")
-        .execute(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap();
+    triaged::with_pool!(app.app.db(), |p| sqlx::query(
+        "UPDATE tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE name = 'lead'"
+    )
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
     assert_eq!(
         get(&app, "/ui", &cookie).await.status(),
         StatusCode::SEE_OTHER
@@ -199,10 +202,13 @@ async fn an_expired_token_or_session_stops_working() {
     let secret = token(&app, "lead-2", TokenScope::Ui).await;
     let (_, cookie) = cookie_of(&login(&app, &secret, false).await);
     assert_eq!(get(&app, "/ui", &cookie).await.status(), StatusCode::OK);
-    sqlx::query("UPDATE ui_sessions SET expires_at = '2020-01-01T00:00:00.000Z'")
-        .execute(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap();
+    triaged::with_pool!(app.app.db(), |p| sqlx::query(
+        "UPDATE ui_sessions SET expires_at = '2020-01-01T00:00:00.000Z'"
+    )
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
     assert_eq!(
         get(&app, "/ui", &cookie).await.status(),
         StatusCode::SEE_OTHER

@@ -64,11 +64,11 @@ async fn a_support_lead_signs_in_reads_a_transcript_and_replays_a_failed_event_i
         .unwrap();
     llm.set_conversation(&conversation);
     app.settle().await;
-    let (run_id, event_id): (i64, i64) = sqlx::query_as(
+    let (run_id, event_id): (i64, i64) = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
         "SELECT id, event_id FROM runs WHERE playbook = 'refund-desk' ORDER BY id LIMIT 1",
     )
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     let token = super::ui_token(&app, "browser-test").await;
 

@@ -60,21 +60,21 @@ async fn the_cost_of_a_run_with_a_scripted_model_matches_the_price_table() {
     assert_eq!(llm.requests(), 2);
 
     let (run_id, prompt, cached, completion, cost, model): (i64, i64, i64, i64, f64, String) =
-        sqlx::query_as(
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
             "SELECT id, prompt_tokens, cached_tokens, completion_tokens, cost_usd, model \
              FROM runs WHERE playbook = 'refund-request'",
         )
-        .fetch_one(app.app.db().sqlite().unwrap())
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap();
     assert_eq!(model, "scripted-model");
-    let steps: Vec<(i64, i64, i64, f64)> = sqlx::query_as(
+    let steps: Vec<(i64, i64, i64, f64)> = triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
         "SELECT prompt_tokens, cached_tokens, completion_tokens, cost_usd FROM run_steps \
-         WHERE run_id = ? AND kind = 'llm_response' ORDER BY seq",
+         WHERE run_id = $1 AND kind = 'llm_response' ORDER BY seq",
     )
     .bind(run_id)
-    .fetch_all(app.app.db().sqlite().unwrap())
-    .await
+    .fetch_all(p)
+    .await)
     .unwrap();
     assert_eq!(steps.len(), 2, "usage is recorded per step");
     assert_eq!(prompt, steps.iter().map(|s| s.0).sum::<i64>());
@@ -128,10 +128,12 @@ async fn once_the_daily_budget_is_spent_agent_steps_take_their_fallback_with_rea
         .await
         .unwrap();
     app.settle().await;
-    let spent: f64 = sqlx::query_scalar("SELECT SUM(cost_usd) FROM runs")
-        .fetch_one(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap();
+    let spent: f64 = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT SUM(cost_usd) FROM runs"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert!(spent > 0.01, "the first run spends the budget: {spent}");
     let requests = llm.requests();
 
@@ -144,13 +146,14 @@ async fn once_the_daily_budget_is_spent_agent_steps_take_their_fallback_with_rea
         .await
         .unwrap();
     app.settle().await;
-    let (outcome, reason): (String, Option<String>) = sqlx::query_as(
-        "SELECT outcome, reason FROM runs WHERE conversation_id = ? AND playbook IS NOT NULL",
-    )
-    .bind(CHECKOUT)
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
-    .unwrap();
+    let (outcome, reason): (String, Option<String>) =
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT outcome, reason FROM runs WHERE conversation_id = $1 AND playbook IS NOT NULL",
+        )
+        .bind(CHECKOUT)
+        .fetch_one(p)
+        .await)
+        .unwrap();
     assert_eq!(
         (outcome.as_str(), reason.as_deref()),
         ("failed", Some("budget"))

@@ -11,6 +11,8 @@ async fn a_dead_worker_makes_readyz_503_and_the_daemon_stop_with_an_error() {
         base,
         client,
         _dir,
+        _pg,
+        database_url: _,
     } = spawn_app().await;
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -59,20 +61,22 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
     let (new, old) = (ran[0], ran[1]);
     let old_conversation = old.conversation_id.clone().unwrap();
     // The first run happened 40 days ago.
+    let forty_days_ago = app.ago(40 * 86_400);
     for sql in [
         format!(
-            "UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-40 days') \
+            "UPDATE runs SET started_at = {forty_days_ago} \
              WHERE conversation_id = '{old_conversation}'"
         ),
         format!(
-            "UPDATE webhook_events SET received_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', \
-             '-40 days') WHERE conversation_id = '{old_conversation}'"
+            "UPDATE webhook_events SET received_at = {forty_days_ago} \
+             WHERE conversation_id = '{old_conversation}'"
         ),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(app.app.db().sqlite().unwrap())
+        triaged::with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(p)
             .await
-            .unwrap();
+            .map(|_| ()))
+        .unwrap();
     }
     let steps = |run: i64| format!("SELECT COUNT(*) FROM run_steps WHERE run_id = {run}");
     assert!(app.count(&steps(old.id)).await > 0);
@@ -105,11 +109,10 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
     // so the command is alone on the file).
     let TestApp {
         app: daemon,
-        _dir: dir,
+        database_url: url,
         ..
     } = app;
     daemon.shutdown().await.unwrap();
-    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
     let out = Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(["prune", "--json"])
         .env("TRIAGED_DATABASE_URL", &url)
@@ -131,10 +134,12 @@ async fn prune_deletes_bodies_and_trails_older_than_the_retention_and_nothing_ne
     let count = |sql: String| {
         let db = db.clone();
         async move {
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-                .fetch_one(db.sqlite().unwrap())
-                .await
-                .unwrap()
+            triaged::with_pool!(db, |p| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
+                sql
+            ))
+            .fetch_one(p)
+            .await)
+            .unwrap()
         }
     };
 

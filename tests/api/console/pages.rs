@@ -116,10 +116,12 @@ async fn filters_stay_in_the_url_and_the_run_page_shows_the_playbook_version() {
         "{runs}"
     );
     assert!(runs.contains(r#"<option value="hand-off" selected>"#));
-    let id: i64 = sqlx::query_scalar("SELECT id FROM runs WHERE playbook = 'hand-off'")
-        .fetch_one(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap();
+    let id: i64 = triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT id FROM runs WHERE playbook = 'hand-off'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert!(runs.contains(&format!("/ui/runs/{id}")));
     let version = app
         .app

@@ -36,13 +36,14 @@ async fn next_run(app: &TestApp) -> (String, String) {
         .await
         .unwrap();
     app.settle().await;
-    let run: (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT playbook, playbook_version FROM runs WHERE playbook IS NOT NULL \
+    let run: (Option<String>, Option<String>) =
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT playbook, playbook_version FROM runs WHERE playbook IS NOT NULL \
          ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(app.app.db().sqlite().unwrap())
-    .await
-    .unwrap();
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap();
     (run.0.unwrap(), run.1.unwrap_or_default())
 }
 

@@ -4,10 +4,12 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// The `notification_id` column of every stored event, oldest first.
 async fn stored_notification_ids(app: &TestApp) -> Vec<Option<String>> {
-    sqlx::query_scalar("SELECT notification_id FROM webhook_events ORDER BY id")
-        .fetch_all(app.app.db().sqlite().unwrap())
-        .await
-        .unwrap()
+    triaged::with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        "SELECT notification_id FROM webhook_events ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
 }
 
 /// An envelope whose `id` is the JSON text `id` (a string literal or a bare number).
@@ -81,12 +83,13 @@ async fn an_empty_or_missing_notification_id_is_stored_unparsed_with_the_reason_
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(answer["status"], "unparsed");
     }
-    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT status, notification_id, parse_error FROM webhook_events ORDER BY id",
-    )
-    .fetch_all(app.app.db().sqlite().unwrap())
-    .await
-    .unwrap();
+    let rows: Vec<(String, Option<String>, Option<String>)> =
+        triaged::with_pool!(app.app.db(), |p| sqlx::query_as(
+            "SELECT status, notification_id, parse_error FROM webhook_events ORDER BY id",
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
     assert_eq!(
         rows.len(),
         bodies.len(),

@@ -194,10 +194,7 @@ async fn a_write_token_replies_once_and_a_retry_of_the_same_call_returns_the_fir
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(["mcp", "calls", "--json", "--token", "claude-support"])
         .env_remove("TRIAGED_CONFIG")
-        .env(
-            "TRIAGED_DATABASE_URL",
-            format!("sqlite://{}", app._dir.path().join("triaged.db").display()),
-        )
+        .env("TRIAGED_DATABASE_URL", &app.database_url)
         .output()
         .expect("run triaged");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -84,14 +84,15 @@ async fn a_created_token_is_printed_once_and_the_database_holds_only_its_sha256(
 
     // Every column of every row, as text: neither secret appears; the hashes do.
     let pool = db.open().await;
-    let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT name, secret_hash, api_key_hash, \
+    let rows: Vec<(String, String, Option<String>, String)> =
+        triaged::with_pool!(pool, |p| sqlx::query_as(
+            "SELECT name, secret_hash, api_key_hash, \
            name || scope || coalesce(tags,'') || coalesce(tools,'') || secret_hash || \
            coalesce(api_key_hash,'') || created_at FROM tokens",
-    )
-    .fetch_all(pool.sqlite().unwrap())
-    .await
-    .unwrap();
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
     assert_eq!(rows.len(), 1);
     let (name, secret_hash, api_key_hash, everything) = &rows[0];
     assert_eq!(name, "chatgpt-support");

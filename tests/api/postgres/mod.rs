@@ -7,6 +7,7 @@
 
 mod migrate;
 mod read_commands;
+mod serve;
 mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -83,6 +84,19 @@ impl TestPg {
             server,
             name,
         }
+    }
+
+    /// [`TestPg::new`] from synchronous code (it may run inside a test's runtime).
+    pub fn new_blocking() -> Self {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to create the test database")
+                .block_on(Self::new())
+        })
+        .join()
+        .expect("the test database was created")
     }
 
     /// A connection to this database, for seeding and checking rows.
