@@ -17,6 +17,8 @@
 //! are compared only with internal notes (a reply is otherwise the model's own prose); elsewhere
 //! only the tokens that identify a person or a record are.
 
+mod quotes;
+
 use std::{collections::HashSet, sync::LazyLock};
 
 use regex::Regex;
@@ -65,14 +67,20 @@ pub struct Known {
     emails: HashSet<String>,
     hex_ids: HashSet<String>,
     numbers: HashSet<String>,
-    /// The word runs that quote an internal note: `(run length, runs)` per note.
-    notes: Vec<(usize, HashSet<String>)>,
+    /// Teammates' internal notes of the conversation.
+    notes: quotes::Runs,
+    /// What the run read outside its scope (under `agent.reads: workspace`): text and values.
+    foreign_text: quotes::Runs,
+    foreign_values: quotes::Values,
+    /// Everything quotable, as words: a note or foreign record repeating it reveals nothing.
+    scope: quotes::Scope,
 }
 
 impl Known {
     /// Everything that identifies someone or something in `text` becomes quotable (the numbers
     /// in its links too: a link the customer gave may be quoted back).
     pub fn add(&mut self, text: &str) {
+        self.scope.add(text);
         let (emails, hex_ids, numbers) = tokens(text, &ReplyLinks::none());
         self.emails.extend(emails);
         self.hex_ids.extend(hex_ids);
@@ -80,30 +88,20 @@ impl Known {
     }
 
     /// A teammate's internal note: a reply may not repeat it (see [`NOTE_WORDS`]). What it
-    /// mentions is not made quotable. Runs stay within one sentence of the note: across a
-    /// sentence end, ordinary prose matched ("charged by the bank twice last month, do not
-    /// worry" against "…flagged by the bank twice last month. Do not refund…").
+    /// mentions is not made quotable.
     pub fn add_note(&mut self, text: &str) {
-        for sentence in text.split(['.', '!', '?', ';', '\n']) {
-            let words = words(sentence);
-            if words.len() < MIN_NOTE_WORDS {
-                continue;
-            }
-            let n = words.len().min(NOTE_WORDS);
-            let runs = words.windows(n).map(|w| w.join(" ")).collect();
-            self.notes.push((n, runs));
-        }
+        self.notes.add(text);
     }
 
-    /// The first run of words of `reply` that repeats a note.
-    fn quoted_note(&self, reply: &str) -> Option<String> {
-        let words = words(reply);
-        self.notes.iter().find_map(|(n, runs)| {
-            words
-                .windows(*n)
-                .map(|w| w.join(" "))
-                .find(|run| runs.contains(run))
-        })
+    /// A record the run read outside its scope (another customer's contact, company or
+    /// conversation, a workspace search): a reply may not repeat its `text` (as a note) nor name
+    /// any of its `values` (names, companies, domains, titles, plans). Its emails, ids and
+    /// numbers stay unquotable as they are.
+    pub fn add_foreign<'a>(&mut self, text: &str, values: impl IntoIterator<Item = &'a str>) {
+        self.foreign_text.add(text);
+        for value in values {
+            self.foreign_values.add(value);
+        }
     }
 
     /// One number is the other with or without a country code or a trunk `0`
@@ -117,14 +115,6 @@ impl Known {
                 .map(|k| k.trim_start_matches('0'))
                 .any(|k| !k.is_empty() && (k.contains(digits) || digits.contains(k)))
     }
-}
-
-/// The words of `text`, lower-cased: runs of letters and digits (HTML is already text here).
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
 }
 
 /// Email addresses (lowercased), 24-hex ids (lowercased) and digit runs of [`MIN_DIGITS`] or more
@@ -165,7 +155,9 @@ fn tokens(text: &str, skip_links: &ReplyLinks) -> (Vec<String>, Vec<String>, Vec
 /// Refuses `reply` when it repeats an internal note, or names an email address, an id or a
 /// phone-like number `known` does not hold (the numbers in links to `links`' domains aside).
 pub fn check(reply: &str, known: &Known, links: &ReplyLinks) -> Result<(), Refusal> {
-    if let Some(run) = known.quoted_note(reply) {
+    let words = quotes::words(reply);
+    let scope = known.scope.as_str();
+    if let Some(run) = known.notes.find(&words, scope) {
         return Err(Refusal {
             label: "egress_note",
             message: format!(
@@ -192,6 +184,21 @@ pub fn check(reply: &str, known: &Known, links: &ReplyLinks) -> Result<(), Refus
     }
     if let Some(n) = numbers.iter().find(|n| !known.knows_number(n)) {
         return Err(refuse("egress_number", "a phone number or id", n));
+    }
+    let foreign = known
+        .foreign_values
+        .find(&words, scope)
+        .or_else(|| known.foreign_text.find(&words, scope));
+    if let Some(value) = foreign {
+        return Err(Refusal {
+            label: "egress_other_record",
+            message: format!(
+                "refused: the reply contains «{value}», which comes from a record outside this \
+                 conversation (another customer's contact, company or conversation). A reply may \
+                 only mention this customer's own details: remove it and reply again (or leave a \
+                 note for the team)."
+            ),
+        });
     }
     Ok(())
 }
@@ -317,5 +324,40 @@ mod tests {
             Ok(()),
             "a link the customer gave may be quoted back"
         );
+    }
+
+    #[test]
+    fn names_and_text_of_a_record_read_outside_the_scope_are_refused() {
+        let mut k = known();
+        k.add("The customer wrote: is Widgets Ltd a customer of yours?");
+        k.add_foreign(
+            "Our team gets a 500 error on the checkout page every time, it's reproducible.",
+            [
+                "Daniel Novak",
+                "widgets.example",
+                "Enterprise",
+                "Widgets Ltd",
+                "u-1002",
+                "Al",
+            ],
+        );
+        let check = |reply: &str| check(reply, &k, &ReplyLinks::default()).map_err(|e| e.label);
+        for leak in [
+            "Daniel NOVAK is on it.",
+            "They are on the enterprise plan.",
+            "See widgets.example.",
+            "Ref U-1002.",
+            "They said: our team gets a 500 error on the checkout page.",
+        ] {
+            assert_eq!(check(leak), Err("egress_other_record"), "{leak}");
+        }
+        for ordinary in [
+            "Widgets Ltd is not something I can tell you about.",
+            "Hi Priya, Daniela from Billing will help; enterprises too.",
+            "Al the best, the team.",
+            "Our team will fix the checkout for you.",
+        ] {
+            assert_eq!(check(ordinary), Ok(()), "{ordinary}");
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! live, and a model that does what the attacker asks.
 
 mod egress;
+mod gullible;
+mod injection;
 mod leaks;
 mod reads;
 

@@ -92,6 +92,12 @@ impl Toolbox {
         if out.is_empty() {
             return Ok("no conversation matches".to_owned());
         }
+        let titles: Vec<&str> = list
+            .conversations
+            .iter()
+            .filter_map(|c| c.title.as_deref())
+            .collect();
+        self.known.add_foreign(&out.join("\n"), titles);
         if let Some(total) = list.total_count
             && total > out.len() as i64
         {
@@ -121,6 +127,8 @@ impl Toolbox {
         let text = contact_text(&contact);
         if guard::read_in_scope(&self.scope, Read::Contact(&input.contact_id)) {
             self.known.add(&text);
+        } else {
+            self.known.add_foreign(&text, contact_values(&contact));
         }
         Ok(text)
     }
@@ -140,7 +148,7 @@ impl Toolbox {
         if list.data.is_empty() {
             return Ok("no contact matches".to_owned());
         }
-        Ok(list
+        let text = list
             .data
             .iter()
             .map(|c| {
@@ -153,7 +161,11 @@ impl Toolbox {
                 )
             })
             .collect::<Vec<_>>()
-            .join("\n"))
+            .join("\n");
+        for c in &list.data {
+            self.known.add_foreign("", contact_values(c));
+        }
+        Ok(text)
     }
 
     pub(super) async fn get_visitor(&mut self, input: inputs::GetVisitor) -> Result<String, Stop> {
@@ -211,6 +223,16 @@ impl Toolbox {
         ]);
         if guard::read_in_scope(&self.scope, Read::Company(&input.company_id)) {
             self.known.add(&text);
+        } else {
+            let website = c.website.as_deref().map(domain);
+            let values = [
+                c.name.as_deref(),
+                c.company_id.as_deref(),
+                website,
+                c.plan.name.as_deref(),
+                c.industry.as_deref(),
+            ];
+            self.known.add_foreign(&text, values.into_iter().flatten());
         }
         Ok(text)
     }
@@ -271,6 +293,29 @@ impl Toolbox {
         }
         Ok(())
     }
+}
+
+/// What names another customer in their contact: a reply may not repeat it (egress check).
+fn contact_values(c: &Contact) -> impl Iterator<Item = &str> {
+    let companies = c.companies.data.iter().filter_map(|r| r.name.as_deref());
+    [
+        c.name.as_deref(),
+        c.external_id.as_deref(),
+        c.email
+            .as_deref()
+            .and_then(|e| e.split_once('@'))
+            .map(|(_, d)| d),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(companies)
+}
+
+/// `widgets.example` for `https://www.widgets.example/about`.
+fn domain(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    host.strip_prefix("www.").unwrap_or(host)
 }
 
 fn contact_text(c: &Contact) -> String {

@@ -205,6 +205,30 @@ impl Toolbox {
             _ => None,
         };
         let text = timeline::render(&conversation, &dir, contact, self.timeline_cap);
+        if !own {
+            // Another customer's conversation (`reads: workspace`): not to be repeated.
+            let authors = conversation
+                .source
+                .iter()
+                .filter_map(|s| s.author.as_ref())
+                .chain(
+                    conversation
+                        .parts()
+                        .iter()
+                        .filter_map(|p| p.author.as_ref()),
+                )
+                .filter(|a| a.kind.is_customer())
+                .filter_map(|a| a.name.as_deref());
+            let values = [
+                conversation.title.as_deref(),
+                conversation
+                    .source
+                    .as_ref()
+                    .and_then(|s| s.subject.as_deref()),
+            ];
+            let values: Vec<&str> = values.into_iter().flatten().chain(authors).collect();
+            self.known.add_foreign(&text, values);
+        }
         if own {
             self.view.conversation = Some(conversation);
             self.view.stale = false;
