@@ -12,7 +12,7 @@ use triaged::{
     intercom::ratelimit::{Decision, RateHeaders, RateLimiter},
     tools::{
         Access, ToolName,
-        guard::{self, Scope, Tally},
+        guard::{self, Read, Reads, Scope, Tally},
         html, reply_html,
     },
 };
@@ -71,6 +71,51 @@ proptest! {
             let refusal = verdict.unwrap_err();
             prop_assert!(!refusal.message.is_empty() && !refusal.label.is_empty());
         }
+    }
+
+    /// Whatever a model asks to read: under the default scope only the run's conversation, its
+    /// contacts, their companies and the directories are let through (ids as the model may pad
+    /// them with spaces), never a workspace search; under `reads: workspace` everything is; and a
+    /// refusal always says what was refused, in words the model can read.
+    #[test]
+    fn the_guard_never_allows_a_read_outside_the_scope(
+        scope in scope(),
+        companies in proptest::collection::vec(id(), 0..3),
+        workspace in any::<bool>(),
+        kind in 0u8..5,
+        asked in id(),
+        pad in prop_oneof![Just(""), Just(" "), Just("\t")],
+        search in prop_oneof![Just(ToolName::SearchConversations), Just(ToolName::SearchContacts)],
+    ) {
+        let mut scope = scope.reading(if workspace { Reads::Workspace } else { Reads::Conversation });
+        scope.company_ids = companies;
+        let padded = format!("{pad}{asked}{pad}");
+        let read = match kind {
+            0 => Read::Conversation(&padded),
+            1 => Read::Contact(&padded),
+            2 => Read::Company(&padded),
+            3 => Read::Search(search),
+            _ => Read::Directory,
+        };
+        let in_scope = match kind {
+            0 => asked == scope.conversation_id,
+            1 => scope.contact_ids.contains(&asked),
+            2 => scope.company_ids.contains(&asked),
+            3 => false,
+            _ => true,
+        };
+        match guard::check_read(&scope, read) {
+            Ok(()) => prop_assert!(workspace || in_scope, "{read:?} let through outside {scope:?}"),
+            Err(refusal) => {
+                prop_assert!(!workspace && !in_scope, "{read:?} refused inside {scope:?}");
+                prop_assert!(refusal.label.starts_with("read_"), "{}", refusal.label);
+                prop_assert!(refusal.message.starts_with("refused: "), "{}", refusal.message);
+                if kind < 3 {
+                    prop_assert!(refusal.message.contains(asked.trim()), "{}", refusal.message);
+                }
+            }
+        }
+        prop_assert_eq!(guard::read_in_scope(&scope, read), in_scope);
     }
 
     /// A workspace limit of `limit` per 10 s window; batches of up to 4 concurrent requests ask
