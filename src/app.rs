@@ -158,11 +158,12 @@ impl App {
             }),
         );
         let health = Health::default();
+        let wake = queue::Wake::default();
         let worker = (config.queue.workers > 0).then(|| {
             let task = queue::spawn_worker(
                 &db,
                 runner.clone(),
-                &queue_settings(&config.queue),
+                &queue_settings(&config.queue, &wake),
                 shutdown.child_token(),
             );
             health.adopt("worker", &shutdown, task)
@@ -176,7 +177,7 @@ impl App {
         tokio::spawn(crate::telemetry::upkeep(shutdown.child_token()));
         let watcher = crate::playbook::watch::run(playbooks.clone(), shutdown.child_token());
         health.spawn("playbook watcher", &shutdown, watcher);
-        let (writer, writer_task) = Writer::spawn(db.clone());
+        let (writer, writer_task) = Writer::spawn(db.clone(), wake);
         let writer_task = health.adopt("ingest writer", &shutdown, writer_task);
         let readiness = web::Readiness::default();
         let router = web::router(
@@ -401,12 +402,13 @@ fn retry_policy(config: &RetryConfig) -> RetryPolicy {
 }
 
 /// The queue worker's settings from the validated settings.
-fn queue_settings(config: &QueueConfig) -> QueueSettings {
+fn queue_settings(config: &QueueConfig, wake: &queue::Wake) -> QueueSettings {
     QueueSettings {
         workers: config.workers,
         poll_interval: config.poll_interval,
         heartbeat: config.heartbeat,
         grace: config.grace,
+        wake: wake.clone(),
     }
 }
 

@@ -65,6 +65,10 @@ pub struct PipelineArgs {
     /// How long to wait for the queue to drain before giving up.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub patience: Duration,
+    /// Customer messages per second (0: as fast as the sandbox takes them). A rate the workers
+    /// keep up with measures the pipeline's latency rather than the queue's.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
 }
 
 /// Only used to read the daemon's defaults and `TRIAGED_*` settings.
@@ -144,7 +148,12 @@ async fn drive(app: &App, args: &PipelineArgs) -> anyhow::Result<Duration> {
         .context("the benchmark needs the embedded sandbox")?;
     let started = Instant::now();
     let mut conversations = Vec::with_capacity(args.conversations);
+    let mut pace =
+        (args.rate > 0).then(|| tokio::time::interval(Duration::from_secs(1) / args.rate));
     for i in 0..args.messages {
+        if let Some(pace) = pace.as_mut() {
+            pace.tick().await;
+        }
         let customer = CUSTOMERS[i % CUSTOMERS.len()];
         if i < args.conversations {
             conversations.push(sandbox.customer_says(None, customer, &args.text).await?);
@@ -369,8 +378,13 @@ impl Figures {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "messages: {}  conversations: {}  workers: {}  debounce: {:?}  model: {:?}{}",
+            "messages: {}{}  conversations: {}  workers: {}  debounce: {:?}  model: {:?}{}",
             args.messages,
+            if args.rate > 0 {
+                format!(" at {}/s", args.rate)
+            } else {
+                String::new()
+            },
             args.conversations,
             args.workers,
             args.debounce,

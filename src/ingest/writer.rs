@@ -56,9 +56,10 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task; it ends once every handle is dropped and the queue is written.
-    pub fn spawn(db: Db) -> (Self, tokio::task::JoinHandle<()>) {
+    /// `wake` is signalled after each commit that queued a job due now.
+    pub fn spawn(db: Db, wake: queue::Wake) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL);
-        let task = tokio::spawn(run(db, rx));
+        let task = tokio::spawn(run(db, rx, wake));
         (Self { tx }, task)
     }
 
@@ -75,12 +76,17 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<(StoreRequest, Reply)>) {
+async fn run(db: Db, mut rx: mpsc::Receiver<(StoreRequest, Reply)>, wake: queue::Wake) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics::histogram!("triaged_ingest_batch_size").record(batch.len() as f64);
         match write_batch(&db, &batch).await {
             Ok(results) => {
+                if batch.iter().zip(&results).any(|((r, _), inserted)| {
+                    r.enqueue_after == Some(Duration::ZERO) && matches!(inserted, Inserted::New(_))
+                }) {
+                    wake.wake();
+                }
                 for ((_, reply), result) in batch.drain(..).zip(results) {
                     let _ = reply.send(Ok(result));
                 }
@@ -95,6 +101,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<(StoreRequest, Reply)>) {
                         .map_err(|e| e.to_string());
                     let _ = reply.send(result);
                 }
+                wake.wake();
             }
             Err(error) => {
                 for (_, reply) in batch.drain(..) {

@@ -24,6 +24,15 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
         tx.rollback().await?;
         return Ok(0);
     }
+    let killed = stop_crash_loops(&mut tx).await?;
+    if !killed.is_empty() {
+        tracing::error!(
+            ?killed,
+            "jobs whose process died with them on every attempt were stopped; their events failed"
+        );
+        metrics::counter!("triaged_runs_failed_total", "reason" => CRASHED)
+            .increment(killed.len() as u64);
+    }
     let sql = format!(
         "SELECT e.id FROM webhook_events e \
          LEFT JOIN {} j ON j.job_type = $1 AND j.idempotency_key = e.job_key \
@@ -46,6 +55,79 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
     }
     tx.commit().await?;
     Ok(stranded.len())
+}
+
+/// The reason recorded on a run whose job was orphaned on every attempt.
+const CRASHED: &str = "crashed_repeatedly";
+
+/// Stops the jobs that took their process down on every attempt, and fails their events and runs
+/// with reason [`CRASHED`]. Returns the events.
+///
+/// apalis's orphan recovery (a worker missed its heartbeats: its jobs go back to `Pending` with
+/// `attempts + 1`) ignores `max_attempts` on both backends, and a `Pending` job is always claimed
+/// again, so a job that crashes its process would cycle through every replica forever. Such a job
+/// is the only one that is `Pending` with `attempts >= max_attempts` (every job starts at 0; a
+/// finished attempt leaves it `Done` or `Failed`): it is `Killed`, so neither apalis nor the
+/// reconciler below runs it again.
+async fn stop_crash_loops(tx: &mut crate::store::Tx) -> Result<Vec<i64>, QueueError> {
+    let backend = tx.backend();
+    let jobs = jobs_table(backend);
+    let sql = format!(
+        "SELECT e.id, e.job_key FROM webhook_events e \
+         JOIN {jobs} j ON j.job_type = $1 AND j.idempotency_key = e.job_key \
+         WHERE e.status = 'queued' AND j.status = 'Pending' AND j.attempts >= j.max_attempts \
+         ORDER BY e.id"
+    );
+    let looping: Vec<(i64, String)> = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(QUEUE)
+        .fetch_all(c)
+        .await)?;
+    let mut killed = Vec::new();
+    for (event_id, key) in looping {
+        let sql = format!(
+            "UPDATE {jobs} SET status = 'Killed' WHERE job_type = $1 AND idempotency_key = $2 \
+             AND status = 'Pending'"
+        );
+        let stopped = with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(QUEUE)
+            .bind(&key)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if stopped == 0 {
+            // Claimed in the meantime: its attempt runs.
+            continue;
+        }
+        let now = backend.now();
+        let sql = format!(
+            "UPDATE runs SET status = 'failed', outcome = 'failed', reason = '{CRASHED}', \
+             last_error = 'the process running it died on every attempt', finished_at = {now} \
+             WHERE event_id = $1 AND status IN ('running', 'retrying')"
+        );
+        let closed = with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(event_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if closed == 0 {
+            let sql = format!(
+                "INSERT INTO runs (event_id, conversation_id, topic, status, outcome, reason, \
+                   last_error, finished_at) \
+                 SELECT id, conversation_id, topic, 'failed', 'failed', '{CRASHED}', \
+                   'the process running it died on every attempt', {now} \
+                 FROM webhook_events WHERE id = $1"
+            );
+            with_tx!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(event_id)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+        }
+        crate::store::events::finish(tx, event_id, crate::store::events::EventStatus::Failed)
+            .await?;
+        killed.push(event_id);
+    }
+    Ok(killed)
 }
 
 /// How often retention runs.

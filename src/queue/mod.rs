@@ -15,6 +15,7 @@
 //! This module never interprets an event; that is the runner's work.
 
 mod janitor;
+mod wakeup;
 mod worker;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Db, StoreError};
 
 pub use janitor::{Janitor, reconcile};
+pub use wakeup::Wake;
 pub use worker::{QueueSettings, process_name, spawn_worker};
 
 /// The apalis queue name (`Jobs.job_type`). Versioned with the job type.

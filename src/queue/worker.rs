@@ -25,6 +25,8 @@ pub struct QueueSettings {
     pub heartbeat: Duration,
     /// On shutdown, how long runs in flight may take to finish.
     pub grace: Duration,
+    /// Ingest's signal that it committed new jobs.
+    pub wake: super::Wake,
 }
 
 /// Starts the worker; it stops taking jobs when `shutdown` fires and returns once the jobs it holds
@@ -78,10 +80,15 @@ pub fn spawn_worker(
                 .batch_size(settings.workers)
                 .heartbeat_interval(settings.heartbeat)
                 .missed_heartbeats(2);
+            // Ingest's wake-up takes a job due now at once (it commits in this process); the
+            // interval finds delayed jobs coming due.
+            let wake = Strategy::new()
+                .stream(settings.wake.wakeups())
+                .interval(settings.poll_interval);
             spawn!(
                 SqliteStorage::<Job>::new(pool)
                     .with_config(config)
-                    .poll_with_interval(settings.poll_interval)
+                    .poll_with_strategy(wake)
             )
         }
         Pool::Postgres(pool) => {

@@ -12,6 +12,8 @@ fn the_pipeline_benchmark_runs_every_message_and_counts_intercom_and_model_traff
             "3",
             "--conversations",
             "3",
+            "--rate",
+            "50",
             "--live",
             "--playbooks",
             concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks"),
@@ -36,6 +38,10 @@ fn the_pipeline_benchmark_runs_every_message_and_counts_intercom_and_model_traff
             .to_owned()
     };
     assert!(line("runs:").starts_with("runs: 3  failed: 0"), "{stdout}");
+    assert!(
+        line("messages:").starts_with("messages: 3 at 50/s  "),
+        "{stdout}"
+    );
     // The shipped refund playbook, live: every customer got the stand-in's one reply.
     assert_eq!(line("outcomes:"), "outcomes: replied × 3", "{stdout}");
     assert_eq!(

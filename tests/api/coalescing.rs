@@ -40,6 +40,27 @@ async fn three_quick_messages_in_one_conversation_make_one_run_on_the_last() {
 }
 
 #[tokio::test]
+async fn a_new_message_is_taken_at_once_not_on_the_workers_next_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.queue.poll_interval = Duration::from_secs(60);
+    config.queue.heartbeat = Duration::from_secs(60);
+    let app = spawn_app_with(dir, config).await;
+
+    for i in 1..=3 {
+        let body = notification(
+            &format!("notif_at_once_{i}"),
+            "conversation.user.created",
+            &format!("c-at-once-{i}"),
+        );
+        assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+        // Well inside the minute between polls: only ingest's wake-up gets it run.
+        app.drain_queue_within(Duration::from_secs(5)).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM runs").await, 3);
+}
+
+#[tokio::test]
 async fn a_debounced_run_starts_no_sooner_than_its_window_even_a_fraction_of_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir, &[SECRET]);

@@ -29,7 +29,7 @@ const CONTACTS: [&str; 3] = [
 ];
 
 /// Two writes per run: an internal note, then the reply.
-const ANSWER: &str = r#"name: answer
+pub(crate) const ANSWER: &str = r#"name: answer
 description: Note what the customer asked, then answer it.
 priority: 1
 mode: live
@@ -46,7 +46,7 @@ fallback:
 /// The scripted model: notes the newest customer message of the snapshot (`ask-I-K`), then
 /// replies `answer q-I-K`; tells the test (`in_flight`) when a run first asks about a
 /// conversation, so it can write again while the run is in flight.
-fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Turn {
+pub(crate) fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Turn {
     Turn::Forever(Box::new(Turn::Dynamic(Arc::new(move |request: &Value| {
         let messages = request["messages"].as_array().cloned().unwrap_or_default();
         let system = crate::llm_stub::conversation_message(request).to_owned();

@@ -140,6 +140,11 @@ impl Daemon {
         seen
     }
 
+    /// The process id (lease owners and apalis worker names carry it).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// SIGKILL: no chance to clean up.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("SIGKILL");

@@ -12,6 +12,7 @@ mod contract;
 mod conversation_model;
 mod conversation_rules;
 mod crash;
+mod crash_loop;
 mod daemon;
 mod drafts;
 mod edges;

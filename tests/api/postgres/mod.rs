@@ -7,6 +7,7 @@
 
 mod migrate;
 mod read_commands;
+mod replicas;
 mod serve;
 mod store;
 

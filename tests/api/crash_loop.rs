@@ -1,0 +1,71 @@
+//! A job that takes its process down on every attempt stops after its attempts: apalis's orphan
+//! recovery puts it back `Pending` with one more attempt each time and ignores `max_attempts`;
+//! the reconciler stops it and fails its event and run (issue 12 Build 3). Runs on either backend
+//! (the CI matrix runs it on PostgreSQL too).
+
+use triaged::{store::Backend, with_pool};
+
+use crate::helpers::{SECRET, notification, spawn_app_with, test_config};
+
+#[tokio::test]
+async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_others_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.queue.workers = 0;
+    let app = spawn_app_with(dir, config).await;
+    for id in ["notif_loop_1", "notif_loop_2"] {
+        let body = notification(id, "conversation.user.replied", id);
+        assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    }
+    let jobs = match app.app.db().backend() {
+        Backend::Sqlite => "Jobs",
+        Backend::Postgres => "apalis.jobs",
+    };
+    // Two processes died running the first event's job: orphan recovery left it Pending with
+    // its attempts spent (as `reenqueue_orphaned` does, one attempt per recovery).
+    let sql = format!(
+        "UPDATE {jobs} SET attempts = max_attempts WHERE idempotency_key = \
+         (SELECT job_key FROM webhook_events WHERE notification_id = 'notif_loop_1')"
+    );
+    with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+
+    let reenqueued = triaged::queue::reconcile(app.app.db()).await.unwrap();
+    assert_eq!(
+        reenqueued, 0,
+        "a stopped job's event is not given a new job"
+    );
+
+    let events: Vec<(String, String)> = with_pool!(app.app.db(), |p| sqlx::query_as(
+        "SELECT notification_id, status FROM webhook_events ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            ("notif_loop_1".to_owned(), "failed".to_owned()),
+            ("notif_loop_2".to_owned(), "queued".to_owned())
+        ]
+    );
+    let runs = app.app.db().list_runs(None, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].reason.as_deref(), Some("crashed_repeatedly"));
+    let statuses: Vec<String> = with_pool!(app.app.db(), |p| sqlx::query_scalar(
+        sqlx::AssertSqlSafe(format!("SELECT status FROM {jobs} ORDER BY attempts DESC"))
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        statuses,
+        ["Killed", "Pending"],
+        "the healthy job still waits"
+    );
+    app.app.shutdown().await.unwrap();
+}
