@@ -130,6 +130,12 @@ fn unix_secs(t: SystemTime) -> u64 {
 /// How long until `reset_secs`; a reset beyond what the clock can hold (a garbled
 /// `X-RateLimit-Reset` such as 18446740730795511616) waits one [`DEFAULT_WINDOW`] instead of
 /// panicking (found by the `ratelimit_headers` fuzz target).
+/// `percent` (at most 100) of `limit`, rounded down; any limit Intercom sends (up to `u64::MAX`).
+fn share(limit: u64, percent: u8) -> u64 {
+    let percent = u64::from(percent);
+    limit / 100 * percent + limit % 100 * percent / 100
+}
+
 fn until(now: SystemTime, reset_secs: u64) -> Duration {
     match UNIX_EPOCH.checked_add(Duration::from_secs(reset_secs)) {
         Some(reset) => reset.duration_since(now).unwrap_or(Duration::ZERO),
@@ -170,7 +176,7 @@ impl RateLimiter {
         }
         let keep = self
             .limit
-            .map_or(0, |limit| limit * u64::from(percent.min(100)) / 100);
+            .map_or(0, |limit| share(limit, percent.min(100)));
         match (self.remaining, self.reset_at) {
             (Some(n), Some(reset)) if n == 0 || n <= keep => Decision::Wait(until(now, reset)),
             (Some(n), _) => {
@@ -290,6 +296,25 @@ mod tests {
         assert_eq!(limiter.before_send(now), Decision::Wait(DEFAULT_WINDOW));
         limiter.on_rate_limited(now, headers);
         assert_eq!(limiter.before_send(now), Decision::Wait(DEFAULT_WINDOW));
+    }
+
+    #[test]
+    fn a_limit_near_u64_max_leaves_its_share_to_others_instead_of_panicking() {
+        // The fuzz target's crash input: X-RateLimit-Limit 8474464073709551608 (times 20% overflowed).
+        let now = UNIX_EPOCH + Duration::from_secs(1_767_000_000);
+        let mut limiter = RateLimiter::new();
+        let headers = RateHeaders {
+            limit: Some(8_474_464_073_709_551_608),
+            remaining: Some(12),
+            reset: Some(1_767_000_060),
+            date: None,
+        };
+        limiter.on_response(now, headers);
+        assert_eq!(
+            limiter.before_send_leaving(now, 20),
+            Decision::Wait(Duration::from_secs(60))
+        );
+        assert_eq!(limiter.before_send_leaving(now, 0), Decision::Go);
     }
 
     fn at(secs: u64) -> SystemTime {
