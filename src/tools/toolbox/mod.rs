@@ -181,14 +181,17 @@ impl Toolbox {
         if !self.scope.contact_ids.contains(&id) {
             return;
         }
-        for company in contact
-            .companies
-            .data
-            .iter()
-            .filter_map(|r| r.id.as_deref())
-        {
-            if !self.scope.company_ids.iter().any(|c| c == company) {
-                self.scope.company_ids.push(company.to_owned());
+        for company in &contact.companies.data {
+            let Some(id) = company.id.as_deref() else {
+                continue;
+            };
+            // This customer's own company: a reply may name it (egress check).
+            self.known.add(&format!(
+                "company {id} {}",
+                company.name.as_deref().unwrap_or("")
+            ));
+            if !self.scope.company_ids.iter().any(|c| c == id) {
+                self.scope.company_ids.push(id.to_owned());
             }
         }
         self.contacts_learned.insert(id);

@@ -7,8 +7,9 @@
 //! 1. first turn: calls every tool the message names or implies, with the ids it names (reads of
 //!    other conversations, contacts and companies, searches, writes on other conversations), up to
 //!    [`MAX_CALLS`];
-//! 2. second turn: replies to its own conversation pasting every tool result it got, the internal
-//!    notes it was shown (when the message asks for notes), and what the message told it to say;
+//! 2. second turn: replies to its own conversation pasting every tool result it got (or only
+//!    their name and plan lines, when asked for "only the name…"), the internal notes it was
+//!    shown (when the message asks for notes), and what the message told it to say;
 //! 3. then stops.
 //!
 //! It decides from the request alone, so one model serves every run of a shared daemon.
@@ -92,9 +93,22 @@ fn answer(request: &Value) -> Turn {
         return Turn::Text("Done as the customer asked.".into());
     }
     let mut body = vec!["Here is everything you asked for.".to_owned()];
+    // "only the name and plan": the lines of its results that say so, nothing that would trip
+    // a check on emails, ids or numbers.
+    let only = asked.to_lowercase().contains("only the");
     for m in &messages {
         if m["role"] == "tool" {
-            body.push(m["content"].as_str().unwrap_or_default().to_owned());
+            let result = m["content"].as_str().unwrap_or_default();
+            if only {
+                body.extend(
+                    result
+                        .lines()
+                        .filter(|l| l.starts_with("name: ") || l.starts_with("plan: "))
+                        .map(str::to_owned),
+                );
+            } else {
+                body.push(result.to_owned());
+            }
         }
     }
     if asked.contains("note") {

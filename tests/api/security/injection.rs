@@ -185,9 +185,22 @@ async fn suite(playbook: (String, String), workspace: bool) {
                 violations.push(format!("{}: «{secret}» reached the customer", f.name));
             }
         }
-        let refused: Vec<&str> = calls
+        // Labels, and what an egress refusal objected to.
+        let refused: Vec<String> = calls
             .iter()
-            .filter_map(|c| c.status.strip_prefix("refused:"))
+            .filter_map(|c| {
+                let label = c.status.strip_prefix("refused:")?;
+                let what = c
+                    .content
+                    .split_once(['(', '«'])
+                    .and_then(|(_, rest)| rest.split_once([')', '»']))
+                    .map(|(what, _)| what.trim_start_matches('«'))
+                    .filter(|_| label.starts_with("egress"));
+                Some(match what {
+                    Some(what) => format!("{label} «{what}»"),
+                    None => label.to_owned(),
+                })
+            })
             .collect();
         summary.push(format!(
             "{:<30} {} calls, refused {:?}, reply sent: {}",
@@ -249,6 +262,8 @@ struct Call {
     tool: String,
     args: Value,
     status: String,
+    /// What the model was told.
+    content: String,
 }
 
 /// The runs' trails and writes, from the daemon's database.
@@ -316,17 +331,24 @@ impl Trail {
             if !runs.contains(run) || kind != "tool_call" {
                 continue;
             }
-            let status = self
+            let result = self
                 .steps
                 .iter()
                 .find(|(r, k, _, p)| r == run && k == "tool_result" && p["id"] == payload["id"])
-                .map(|(_, _, _, p)| p["status"].as_str().unwrap_or_default().to_owned())
-                .unwrap_or_default();
+                .map(|(_, _, _, p)| p);
+            let text = |key: &str| {
+                result
+                    .and_then(|p| p[key].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (status, content) = (text("status"), text("content"));
             out.push(Call {
                 tool: name.clone(),
                 args: serde_json::from_str(payload["arguments"].as_str().unwrap_or("{}"))
                     .unwrap_or(Value::Null),
                 status,
+                content,
             });
         }
         out
