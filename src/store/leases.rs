@@ -1,7 +1,12 @@
 //! Conversation leases and coalescing: one run per conversation at a time, and quick successive
 //! events of a conversation answered by one run that sees the latest state.
 //!
-//! # The lease protocol (written to port as is to PostgreSQL with several processes)
+//! # The lease protocol (the same on SQLite and on PostgreSQL with several processes)
+//!
+//! On PostgreSQL the claim, the run's final transaction and the release first take the
+//! conversation's transaction-scoped advisory lock ([`Tx::lock_conversation`]), so the whole
+//! read-decide-write of each (debounce, coalescing, the lease) runs for one conversation at a time
+//! across replicas, as SQLite's single writer lock makes it run; the row-level guards below stay.
 //!
 //! Everything lives in the `conversation_leases` table; no process keeps lease state in memory
 //! beyond the [`Lease`] value its run carries. One row per conversation, never deleted, so the
