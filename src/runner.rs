@@ -171,12 +171,20 @@ impl Runner {
     #[tracing::instrument(skip_all, fields(event_id = job.event_id, attempt = job.attempt))]
     pub async fn run_job(&self, job: Job) {
         if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
-            // Shutting down: the event stays `queued`, and the start-up reconciler gives it a new
-            // job, since this one will be acknowledged without having run.
-            tracing::info!(
-                event_id = job.event_id,
-                "shutting down: job left for the next start"
-            );
+            // Shutting down: this job will be acknowledged without having run, so the event gets
+            // a new job now, which another replica (or this one's next start) takes at once.
+            match self.hand_over(&job).await {
+                Ok(true) => tracing::info!(
+                    event_id = job.event_id,
+                    "shutting down: job handed back to the queue"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(
+                    event_id = job.event_id,
+                    %error,
+                    "shutting down: job left for the reconciler"
+                ),
+            }
             return;
         }
         self.activity.send_modify(|a| a.in_flight += 1);
@@ -548,6 +556,33 @@ impl Runner {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Gives a job this process will not run back to the queue as a new job, if it still carries
+    /// its event (a stale job, or one whose event is done, is dropped). Returns whether it did.
+    async fn hand_over(&self, job: &Job) -> Result<bool, QueueError> {
+        let mut tx = self.db.begin_write().await?;
+        tx.lock(&format!("triaged.event:{}", job.event_id)).await?;
+        let current: Option<(String, Option<String>)> = crate::store::with_tx!(&mut tx, |c| {
+            sqlx::query_as("SELECT status, job_key FROM webhook_events WHERE id = $1")
+                .bind(job.event_id)
+                .fetch_optional(c)
+                .await
+        })?;
+        let key = job.key();
+        let Some(("queued", Some(current))) =
+            current.as_ref().map(|(s, k)| (s.as_str(), k.clone()))
+        else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        if current != key {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        queue::enqueue(&mut tx, job.event_id, job.attempt, Duration::ZERO).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Starts draining: no new job runs from now on (see [`Runner::run_job`]).

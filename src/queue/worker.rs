@@ -97,9 +97,11 @@ pub fn spawn_worker(
                 .batch_size(settings.workers)
                 .heartbeat_interval(settings.heartbeat)
                 .missed_heartbeats(2);
-            // LISTEN/NOTIFY wakes the worker at once for jobs due now; the interval finds delayed
-            // jobs (never notified) and covers notifications lost while the listener reconnects.
+            // This process's ingest wakes the worker at once; LISTEN/NOTIFY does for jobs other
+            // replicas commit due now; the interval finds delayed jobs (never notified) and covers
+            // notifications lost while the listener reconnects.
             let wake = Strategy::new()
+                .stream(settings.wake.wakeups())
                 .stream(Pubsub::new(pool.clone(), QUEUE.to_owned()))
                 .interval(settings.poll_interval);
             spawn!(

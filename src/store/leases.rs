@@ -1,7 +1,12 @@
 //! Conversation leases and coalescing: one run per conversation at a time, and quick successive
 //! events of a conversation answered by one run that sees the latest state.
 //!
-//! # The lease protocol (written to port as is to PostgreSQL with several processes)
+//! # The lease protocol (the same on SQLite and on PostgreSQL with several processes)
+//!
+//! On PostgreSQL the claim, the run's final transaction and the release first take the
+//! conversation's transaction-scoped advisory lock ([`Tx::lock_conversation`]), so the whole
+//! read-decide-write of each (debounce, coalescing, the lease) runs for one conversation at a time
+//! across replicas, as SQLite's single writer lock makes it run; the row-level guards below stay.
 //!
 //! Everything lives in the `conversation_leases` table; no process keeps lease state in memory
 //! beyond the [`Lease`] value its run carries. One row per conversation, never deleted, so the
@@ -35,7 +40,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Backend, Db, StoreError, Tx, with_pool, with_tx};
+use super::{Backend, Db, Pool, StoreError, Tx, with_pool, with_tx};
 
 /// What [`claim`] decided for an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +93,25 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The lease clock (Unix milliseconds): the database's on PostgreSQL, which every replica shares,
+/// so a replica whose own clock is off can neither expire another's lease early nor keep its own
+/// too long; this host's on SQLite (one host).
+const DB_NOW_MS: &str = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+async fn clock_in(tx: &mut Tx) -> Result<i64, StoreError> {
+    Ok(match tx {
+        Tx::Sqlite(_) => now_ms(),
+        Tx::Postgres(t) => sqlx::query_scalar(DB_NOW_MS).fetch_one(&mut **t).await?,
+    })
+}
+
+async fn clock(db: &Db) -> Result<i64, StoreError> {
+    Ok(match db.pool() {
+        Pool::Sqlite(_) => now_ms(),
+        Pool::Postgres(p) => sqlx::query_scalar(DB_NOW_MS).fetch_one(p).await?,
+    })
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -125,6 +149,7 @@ pub async fn claim(tx: &mut Tx, req: &ClaimRequest<'_>) -> Result<Claim, StoreEr
     tx.lock_conversation(req.conversation_id).await?;
     let backend = tx.backend();
     let topics = topics_json(req.listened);
+    let now = clock_in(tx).await?;
     let sql = format!(
         "SELECT MIN(e.id) FROM webhook_events e \
          WHERE e.conversation_id = $1 AND e.status = 'queued' AND e.id < $2 \
@@ -141,7 +166,7 @@ pub async fn claim(tx: &mut Tx, req: &ClaimRequest<'_>) -> Result<Claim, StoreEr
         .bind(req.event_id)
         .bind(req.mine_listened)
         .bind(&topics)
-        .bind(now_ms())
+        .bind(now)
         .fetch_one(c)
         .await)?;
     if let Some(by) = resuming {
@@ -177,7 +202,7 @@ pub async fn claim(tx: &mut Tx, req: &ClaimRequest<'_>) -> Result<Claim, StoreEr
             return Ok(Claim::Superseded { by: newer });
         }
     }
-    let now = now_ms();
+    let now = clock_in(tx).await?;
     let epoch: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
         "INSERT INTO conversation_leases \
            (conversation_id, owner, holder, event_id, epoch, acquired_at, renewed_at, expires_at) \
@@ -285,8 +310,8 @@ pub async fn close_runs_of(tx: &mut Tx, event_id: i64) -> Result<(), StoreError>
 
 /// Extends the lease by `ttl` from now, if `lease` still holds it. Returns whether it does.
 pub async fn renew(db: &Db, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
+    let now = clock_in(&mut tx).await?;
     let renewed = with_tx!(&mut tx, |c| sqlx::query(
         "UPDATE conversation_leases SET renewed_at = $1, expires_at = $2 \
          WHERE conversation_id = $3 AND epoch = $4 AND owner = $5 AND expires_at > 0",
@@ -310,11 +335,12 @@ const HELD: &str = "SELECT 1 FROM conversation_leases WHERE conversation_id = $1
 impl Lease {
     /// Whether this lease is still current and unexpired: the fence every write passes.
     pub async fn holds(&self, db: &Db) -> Result<bool, StoreError> {
+        let now = clock(db).await?;
         let held: Option<i32> = with_pool!(db, |p| sqlx::query_scalar(HELD)
             .bind(&self.conversation_id)
             .bind(self.epoch)
             .bind(&self.owner)
-            .bind(now_ms())
+            .bind(now)
             .fetch_optional(p)
             .await)?;
         Ok(held.is_some())
@@ -329,11 +355,12 @@ impl Lease {
             Backend::Sqlite => HELD.to_owned(),
             Backend::Postgres => format!("{HELD} FOR UPDATE"),
         };
+        let now = clock_in(tx).await?;
         let held: Option<i32> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(&self.conversation_id)
             .bind(self.epoch)
             .bind(&self.owner)
-            .bind(now_ms())
+            .bind(now)
             .fetch_optional(c)
             .await)?;
         Ok(held.is_some())

@@ -139,7 +139,9 @@ impl Db {
         }
     }
 
-    /// The SQLite pool, for code that reads with SQLite's own SQL (tests, on a SQLite database).
+    /// The SQLite pool, for code that reads with SQLite's own SQL on a SQLite database. Tests
+    /// should query through [`with_pool!`](crate::with_pool) instead: the CI matrix runs them on
+    /// PostgreSQL too (`TRIAGED_TEST_BACKEND=postgres`), where this is an error.
     pub fn sqlite(&self) -> Result<&SqlitePool, sqlx::Error> {
         match &self.pool {
             Pool::Sqlite(pool) => Ok(pool),

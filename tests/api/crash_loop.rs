@@ -69,3 +69,42 @@ async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_ot
     );
     app.app.shutdown().await.unwrap();
 }
+
+/// A job handed to a replica that is draining is given back at once as a new job (another replica
+/// takes it now, not at the next janitor tick or the next start); a stale one is dropped.
+#[tokio::test]
+async fn a_job_handed_to_a_draining_replica_is_given_back_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.queue.workers = 0;
+    let app = spawn_app_with(dir, config).await;
+    let body = notification("notif_drain_1", "conversation.user.replied", "d1");
+    assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    let event = app.app.db().list_events(None, 1).await.unwrap()[0].id;
+    let job = |seq| triaged::queue::Job {
+        v: triaged::queue::JOB_VERSION,
+        event_id: event,
+        attempt: 1,
+        seq,
+        due_ms: None,
+    };
+    let runner = app.app.runner();
+    runner.begin_drain();
+    runner.run_job(job(1)).await;
+    let row = app.app.db().event(event).await.unwrap().unwrap();
+    assert_eq!(row.status, "queued");
+    assert_eq!(
+        row.job_key.as_deref(),
+        Some("evt:1:2"),
+        "a new job carries the event"
+    );
+    // The old job is stale now: handing it over again changes nothing.
+    runner.run_job(job(1)).await;
+    let row = app.app.db().event(event).await.unwrap().unwrap();
+    assert_eq!(row.job_key.as_deref(), Some("evt:1:2"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events").await, 1);
+    assert!(
+        app.app.db().list_runs(None, 5).await.unwrap().is_empty(),
+        "nothing ran here"
+    );
+}

@@ -39,6 +39,10 @@ async fn start_daemon(db: &Path, playbooks: &str, sandbox: &str, llm: &str) -> D
             ("TRIAGED_WORKERS", "2"),
             ("TRIAGED_HEARTBEAT", "1s"),
             ("TRIAGED_LEASE_TTL", "3s"),
+            // A daemon frozen inside a write transaction holds SQLite's lock until it thaws, so
+            // the second one could not even start. Ingest wakes the worker for new jobs; a slow
+            // poll (each one is a write) makes freezing one mid-transaction unlikely.
+            ("TRIAGED_POLL_INTERVAL", "500ms"),
             ("INTERCOM_BASE_URL", sandbox),
             ("INTERCOM_ACCESS_TOKEN", DEMO_ACCESS_TOKEN),
             ("TRIAGED_LLM_BASE_URL", llm),

@@ -185,11 +185,19 @@ impl Browser {
     }
 
     /// The first element matching the CSS selector.
+    /// Waits for it (up to 30 s) as a person would: after a click, the URL can change before the
+    /// new page has loaded.
     pub async fn find(&self, css: &str) -> String {
-        let found = self.all(css).await;
-        match found.into_iter().next() {
-            Some(element) => element,
-            None => panic!("no element matches {css} in {}", self.source().await),
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let patience = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(element) = self.all(css).await.into_iter().next() {
+                return element;
+            }
+            if tokio::time::Instant::now() > patience {
+                panic!("no element matches {css} in {}", self.source().await);
+            }
+            tick.tick().await;
         }
     }
 

@@ -275,24 +275,27 @@ struct Trail {
 
 impl Trail {
     async fn read(app: &TestApp) -> Self {
-        let pool = app.app.db().sqlite().unwrap();
-        let runs: Vec<(i64, Option<String>)> =
-            sqlx::query_as("SELECT id, conversation_id FROM runs")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        let steps: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT run_id, kind, name, payload FROM run_steps \
-             WHERE kind IN ('tool_call', 'tool_result') ORDER BY run_id, seq",
+        let db = app.app.db();
+        let runs: Vec<(i64, Option<String>)> = triaged::with_pool!(db, |p| sqlx::query_as(
+            "SELECT id, conversation_id FROM runs"
         )
-        .fetch_all(pool)
-        .await
+        .fetch_all(p)
+        .await)
         .unwrap();
-        let actions: Vec<(i64, Option<String>, String)> =
+        let steps: Vec<(i64, String, Option<String>, String)> =
+            triaged::with_pool!(db, |p| sqlx::query_as(
+                "SELECT run_id, kind, name, payload FROM run_steps \
+                 WHERE kind IN ('tool_call', 'tool_result') ORDER BY run_id, seq",
+            )
+            .fetch_all(p)
+            .await)
+            .unwrap();
+        let actions: Vec<(i64, Option<String>, String)> = triaged::with_pool!(db, |p| {
             sqlx::query_as("SELECT run_id, conversation_id, tool FROM actions")
-                .fetch_all(pool)
+                .fetch_all(p)
                 .await
-                .unwrap();
+        })
+        .unwrap();
         Self {
             runs: runs
                 .into_iter()
