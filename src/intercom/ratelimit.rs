@@ -174,9 +174,7 @@ impl RateLimiter {
             self.reset_at = None;
             self.unreserved = 0;
         }
-        let keep = self
-            .limit
-            .map_or(0, |limit| share(limit, percent.min(100)));
+        let keep = self.limit.map_or(0, |limit| share(limit, percent.min(100)));
         match (self.remaining, self.reset_at) {
             (Some(n), Some(reset)) if n == 0 || n <= keep => Decision::Wait(until(now, reset)),
             (Some(n), _) => {
