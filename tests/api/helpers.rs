@@ -305,6 +305,12 @@ pub fn test_venv_python(
     default_dir: &str,
     setup_script: &str,
 ) -> Option<std::path::PathBuf> {
+    // One test at a time: `bin/python` exists long before the set-up has installed the packages,
+    // so a second test must wait for the first one's set-up instead of taking the venv half-made.
+    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let venv = std::env::var_os(env_var)
         .map(std::path::PathBuf::from)
