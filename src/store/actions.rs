@@ -8,25 +8,22 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use sqlx::FromRow;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Db, StoreError, leases::Lease, with_pool, with_tx};
 
 /// What [`Db::claim_action`] decided for a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionClaim {
-    /// This attempt may send the write, and should not start sending after `until` (the lease's
-    /// expiry on this host's clock, less a margin: a process paused since the claim has likely
-    /// been taken over). A write outside a leased run has no such bound.
+    /// This attempt may send the write, and should not start sending after `until` (half the
+    /// lease's remaining time from the claim, on this host's clock: a process paused that long
+    /// since the claim may be being taken over). A write outside a leased run has no such bound.
     Claimed { until: Option<Instant> },
     /// Another attempt already made it; what it made.
     Done { result_ref: Option<String> },
     /// The run's lease is gone, or a later attempt claimed the write: not to be sent.
     Fenced,
 }
-
-/// How long before the lease's expiry a claimed write is no longer started.
-const CLAIM_MARGIN: Duration = Duration::from_secs(2);
 
 /// A recorded write.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -142,7 +139,7 @@ impl Db {
                 .await)?;
         let claim = if claimed.is_some() {
             ActionClaim::Claimed {
-                until: remaining.map(|r| Instant::now() + r.saturating_sub(CLAIM_MARGIN)),
+                until: remaining.map(|r| Instant::now() + r / 2),
             }
         } else {
             let (status, result_ref): (String, Option<String>) = with_tx!(&mut tx, |c| {
