@@ -3,7 +3,7 @@
 //! run (a note, then the reply), while the daemon (a child process) is SIGKILLed and restarted
 //! several times; then every customer message must have been answered exactly once, counted in
 //! the sandbox. The sandbox lives in the test process, so its state survives the kills, as
-//! Intercom's would.
+//! Intercom's would. Runs on either backend (the CI matrix runs it on PostgreSQL too).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -12,10 +12,14 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use triaged::sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig};
+use triaged::{
+    sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig},
+    store::Db,
+    with_pool,
+};
 
 use crate::{
-    daemon::Daemon,
+    daemon::{Daemon, TestDb},
     helpers::SECRET,
     llm_stub::{LlmStub, Turn},
 };
@@ -84,7 +88,7 @@ pub(crate) fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Tu
 }
 
 async fn start_daemon(
-    db: &std::path::Path,
+    db: &TestDb,
     playbooks: &str,
     listen: &str,
     sandbox: &str,
@@ -110,6 +114,10 @@ async fn start_daemon(
         ],
     )
     .await
+}
+
+async fn count(watch: &Db, sql: &'static str) -> i64 {
+    with_pool!(watch, |p| sqlx::query_scalar(sql).fetch_one(p).await).unwrap()
 }
 
 /// What one conversation looks like in the sandbox afterwards.
@@ -161,7 +169,7 @@ impl Tally {
 async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_exactly_once() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
     let playbooks = dir.path().join("playbooks");
     std::fs::create_dir_all(&playbooks).unwrap();
     std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
@@ -220,9 +228,7 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
 
     let started = Instant::now();
     let mut daemon = Some(start_daemon(&db, &playbooks, &listen, &base, &llm).await);
-    let watch = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let watch = db.watch().await;
     let mut unfinished_at_kills = 0i64;
     let mut conversations = Vec::with_capacity(CONVERSATIONS);
     let per_round = CONVERSATIONS / (KILLS + 1);
@@ -237,11 +243,11 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
         if (i + 1) % per_round == 0 && (i + 1) / per_round <= KILLS {
             // The round's notifications are accepted and their runs are working: kill now.
             sandbox.flush_webhooks().await;
-            let open: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                    .fetch_one(&watch)
-                    .await
-                    .unwrap();
+            let open = count(
+                &watch,
+                "SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'",
+            )
+            .await;
             unfinished_at_kills += open;
             if let Some(d) = daemon.take() {
                 d.kill().await;
@@ -264,11 +270,11 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         sandbox.flush_webhooks().await;
-        let open: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                .fetch_one(&watch)
-                .await
-                .unwrap();
+        let open = count(
+            &watch,
+            "SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'",
+        )
+        .await;
         if open == 0 {
             break;
         }
@@ -281,17 +287,16 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
     let drained = started.elapsed();
     writer.abort();
 
-    let accepted: i64 = sqlx::query_scalar(
+    let accepted = count(
+        &watch,
         "SELECT COUNT(*) FROM webhook_events WHERE topic LIKE 'conversation.user.%'",
     )
-    .fetch_one(&watch)
-    .await
-    .unwrap();
-    let failed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'failed'")
-            .fetch_one(&watch)
-            .await
-            .unwrap();
+    .await;
+    let failed = count(
+        &watch,
+        "SELECT COUNT(*) FROM webhook_events WHERE status = 'failed'",
+    )
+    .await;
     let tallies: Vec<(String, Tally)> = conversations
         .iter()
         .map(|id| (id.clone(), Tally::of(&sandbox, id)))
@@ -338,21 +343,22 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
     assert!(in_flight_seconds > 0, "some second messages came mid-run");
     for (id, tally) in lost.iter().chain(&doubled) {
         // What the daemon recorded, for the failure message.
-        let events: Vec<(i64, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, topic, status, coalesced_into FROM webhook_events \
-             WHERE conversation_id = ? ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&watch)
-        .await
-        .unwrap();
-        let runs: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+        let events: Vec<(i64, String, String, Option<i64>)> =
+            with_pool!(watch, |p| sqlx::query_as(
+                "SELECT id, topic, status, coalesced_into FROM webhook_events \
+                 WHERE conversation_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await)
+            .unwrap();
+        let runs: Vec<(i64, i64, String, Option<String>)> = with_pool!(watch, |p| sqlx::query_as(
             "SELECT id, event_id, status, reason FROM runs \
-             WHERE conversation_id = ? ORDER BY id",
+             WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(id)
-        .fetch_all(&watch)
-        .await
+        .fetch_all(p)
+        .await)
         .unwrap();
         eprintln!(
             "conversation {id}: answers {:?}\n  events {events:?}\n  runs {runs:?}",
@@ -372,7 +378,15 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
         replies, needed,
         "bot replies = customer messages that needed one"
     );
-    assert_eq!(failed, 0, "no event ended failed");
+    let failures: Vec<(i64, String, Option<String>, Option<String>)> =
+        with_pool!(watch, |p| sqlx::query_as(
+            "SELECT e.id, e.conversation_id, r.reason, r.last_error FROM webhook_events e \
+             LEFT JOIN runs r ON r.event_id = e.id WHERE e.status = 'failed' ORDER BY e.id",
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap();
+    assert_eq!(failed, 0, "no event ended failed: {failures:?}");
     if let Some(d) = daemon {
         assert_eq!(d.terminate().await, Some(0));
     }

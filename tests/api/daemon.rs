@@ -1,7 +1,12 @@
 //! Runs the real `triaged` binary as a child process and follows its JSON log lines, so tests can
-//! wait for "listening", "run finished" and exit without sleeping.
+//! wait for "listening", "run finished" and exit without sleeping. [`TestDb`] gives such a test its
+//! database on the CI matrix's backend, and a [`Db`] to watch what the process writes.
 
-use std::{net::SocketAddr, path::Path, process::Stdio};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+};
 
 use serde_json::Value;
 use tokio::{
@@ -9,8 +14,74 @@ use tokio::{
     process::{Child, Command},
     sync::mpsc,
 };
+use triaged::store::{Backend, Db, Durability};
 
-use crate::helpers::{PATIENCE, SECRET};
+use crate::{
+    helpers::{PATIENCE, SECRET, on_postgres},
+    postgres::TestPg,
+};
+
+/// The database of a test that runs `triaged` as a process: a SQLite file in the test's
+/// directory or, with `TRIAGED_TEST_BACKEND=postgres`, a fresh PostgreSQL database of its own
+/// (dropped with this value, so declare it before the daemons that use it).
+#[derive(Debug)]
+pub struct TestDb {
+    /// The daemon's `TRIAGED_DATABASE_URL`.
+    pub url: String,
+    /// Where the daemon's empty playbook folder goes.
+    dir: PathBuf,
+    _pg: Option<TestPg>,
+}
+
+impl TestDb {
+    /// The test's database in `dir` on the matrix's backend.
+    pub async fn new(dir: &Path) -> Self {
+        if on_postgres() {
+            Self::postgres(TestPg::new().await, dir)
+        } else {
+            Self::sqlite(&dir.join("triaged.db"))
+        }
+    }
+
+    /// A SQLite file at `path`, whatever the matrix says (tests of SQLite itself).
+    pub fn sqlite(path: &Path) -> Self {
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            dir: path.parent().expect("the file's directory").to_owned(),
+            _pg: None,
+        }
+    }
+
+    /// This PostgreSQL database (several daemons may share it).
+    pub fn postgres(pg: TestPg, dir: &Path) -> Self {
+        Self {
+            url: pg.url.clone(),
+            dir: dir.to_owned(),
+            _pg: Some(pg),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        Backend::of_url(&self.url)
+    }
+
+    /// A handle on the database for checking rows while daemons write to it (query it with
+    /// `triaged::with_pool!` and SQL both backends accept: `$1` placeholders). On SQLite the file
+    /// must exist: open it once a daemon has started.
+    pub async fn watch(&self) -> Db {
+        Db::open(&self.url, Durability::Normal)
+            .await
+            .unwrap_or_else(|e| panic!("watch {}: {e}", self.url))
+    }
+
+    /// The name of apalis's job table on this backend.
+    pub fn jobs_table(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "Jobs",
+            Backend::Postgres => "apalis.jobs",
+        }
+    }
+}
 
 /// A `triaged serve` child process.
 pub struct Daemon {
@@ -25,14 +96,14 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `triaged serve --sandbox` (a built-in Intercom on port 0) on port 0 with the
-    /// database at `db`, plus `env`.
-    pub async fn start(db: &Path, env: &[(&str, &str)]) -> Self {
+    /// database `db`, plus `env`.
+    pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
         Self::start_with(&["serve", "--sandbox"], db, env).await
     }
 
     /// Starts `triaged ARGS…` (a serve command) and waits until it listens.
-    pub async fn start_with(args: &[&str], db: &Path, env: &[(&str, &str)]) -> Self {
-        let no_playbooks = db.with_file_name("no-playbooks");
+    pub async fn start_with(args: &[&str], db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let no_playbooks = db.dir.join("no-playbooks");
         std::fs::create_dir_all(&no_playbooks).expect("playbook dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_triaged"));
         command
@@ -40,7 +111,7 @@ impl Daemon {
             .env_clear()
             .env("TRIAGED_PLAYBOOKS", &no_playbooks)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TRIAGED_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("TRIAGED_DATABASE_URL", &db.url)
             .env("TRIAGED_LISTEN", "127.0.0.1:0")
             .env("TRIAGED_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")

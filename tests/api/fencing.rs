@@ -1,14 +1,17 @@
 //! A run held past its lease: the daemon running it is frozen (SIGSTOP) while its model thinks; a
 //! second daemon on the same database takes the job over, but may write only once the frozen
 //! run's lease has expired; when the first daemon is thawed, its run is fenced and writes nothing.
-
-use std::path::Path;
+//! Runs on either backend (the CI matrix runs it on PostgreSQL too).
 
 use serde_json::json;
-use triaged::sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig};
+use triaged::{
+    sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig},
+    store::{Backend, Db},
+    with_pool,
+};
 
 use crate::{
-    daemon::Daemon,
+    daemon::{Daemon, TestDb},
     helpers::SECRET,
     llm_stub::{Gate, LlmStub, Turn},
 };
@@ -30,7 +33,7 @@ fallback:
   - note: "could not answer: {{failure.reason}}"
 "#;
 
-async fn start_daemon(db: &Path, playbooks: &str, sandbox: &str, llm: &str) -> Daemon {
+async fn start_daemon(db: &TestDb, playbooks: &str, sandbox: &str, llm: &str) -> Daemon {
     Daemon::start_with(
         &["serve"],
         db,
@@ -53,11 +56,11 @@ async fn start_daemon(db: &Path, playbooks: &str, sandbox: &str, llm: &str) -> D
     .await
 }
 
-/// A temporary directory with the database path and a playbook folder holding [`ANSWER`].
-fn workspace() -> (tempfile::TempDir, std::path::PathBuf, String) {
+/// A temporary directory with the test's database and a playbook folder holding [`ANSWER`].
+async fn workspace() -> (tempfile::TempDir, TestDb, String) {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
     let playbooks = dir.path().join("playbooks");
     std::fs::create_dir_all(&playbooks).unwrap();
     std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
@@ -84,13 +87,20 @@ fn bot_replies(sandbox: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-/// Unix milliseconds of an RFC 3339 timestamp stored by SQLite.
-const MS: &str = "CAST(ROUND((julianday(started_at) - 2440587.5) * 86400000) AS INTEGER)";
+/// SQL for the Unix milliseconds of the stored time `started_at` (RFC 3339 text).
+fn started_ms(watch: &Db) -> &'static str {
+    match watch.backend() {
+        Backend::Sqlite => "CAST(ROUND((julianday(started_at) - 2440587.5) * 86400000) AS INTEGER)",
+        Backend::Postgres => {
+            "CAST(ROUND(EXTRACT(EPOCH FROM started_at::timestamptz) * 1000) AS BIGINT)"
+        }
+    }
+}
 
 #[tokio::test]
 async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_nothing_once_thawed()
  {
-    let (_dir, db, playbooks) = workspace();
+    let (_dir, db, playbooks) = workspace().await;
 
     let stub = LlmStub::start().await;
     let gate = Gate::new(Turn::tool(
@@ -118,28 +128,28 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
         .await
         .expect("the first run asks the model");
     first.pause();
-    let watch = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let (epoch, frozen_until): (i64, i64) = sqlx::query_as(
-        "SELECT epoch, expires_at FROM conversation_leases WHERE conversation_id = ?",
+    let watch = db.watch().await;
+    let (epoch, frozen_until): (i64, i64) = with_pool!(watch, |p| sqlx::query_as(
+        "SELECT epoch, expires_at FROM conversation_leases WHERE conversation_id = $1",
     )
     .bind(REFUND)
-    .fetch_one(&watch)
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
 
     let mut second = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
     second.wait_for_message("run finished", 1).await;
-    let (took_over, wrote_at): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT (SELECT epoch FROM conversation_leases WHERE conversation_id = ?1), \
-                (SELECT {MS} FROM actions WHERE conversation_id = ?1 \
-                 AND tool = 'reply_to_conversation')"
-    )))
-    .bind(REFUND)
-    .fetch_one(&watch)
-    .await
-    .unwrap();
+    let (took_over, wrote_at): (i64, i64) =
+        with_pool!(watch, |p| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT epoch FROM conversation_leases WHERE conversation_id = $1), \
+                    (SELECT {} FROM actions WHERE conversation_id = $1 \
+                     AND tool = 'reply_to_conversation')",
+            started_ms(&watch)
+        )))
+        .bind(REFUND)
+        .fetch_one(p)
+        .await)
+        .unwrap();
     assert!(took_over > epoch, "the lease changed hands");
     assert!(
         wrote_at >= frozen_until,
@@ -157,11 +167,12 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
     let replies = bot_replies(&sandbox);
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert!(replies[0].contains("Reply from the run that took over."));
-    let (status, outcome): (String, String) =
-        sqlx::query_as("SELECT status, outcome FROM runs ORDER BY id DESC LIMIT 1")
-            .fetch_one(&watch)
-            .await
-            .unwrap();
+    let (status, outcome): (String, String) = with_pool!(watch, |p| sqlx::query_as(
+        "SELECT status, outcome FROM runs ORDER BY id DESC LIMIT 1"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert_eq!(
         (status.as_str(), outcome.as_str()),
         ("succeeded", "replied")
@@ -176,7 +187,7 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
 /// it): after the restart the second message must still get its own answer.
 #[tokio::test]
 async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_message_answered() {
-    let (_dir, db, playbooks) = workspace();
+    let (_dir, db, playbooks) = workspace().await;
 
     let stub = LlmStub::start().await;
     let thinking = Gate::new(Turn::tool(
@@ -236,22 +247,17 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
     sandbox.set_webhook_url(Some(second.url("/webhooks/intercom")));
     second.wait_for_message("run finished", 1).await;
     sandbox.flush_webhooks().await;
-    let watch = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let watch = db.watch().await;
     // Every event has ended (the bot's own echoes included) before counting.
     let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
     loop {
-        let queued: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                .fetch_one(&watch)
-                .await
-                .unwrap();
-        let open: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status IN ('running', 'retrying')")
-                .fetch_one(&watch)
-                .await
-                .unwrap();
+        let (queued, open): (i64, i64) = with_pool!(watch, |p| sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'), \
+                    (SELECT COUNT(*) FROM runs WHERE status IN ('running', 'retrying'))"
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap();
         if queued == 0 && open == 0 {
             break;
         }

@@ -1,10 +1,11 @@
-//! The process lifecycle: crash recovery and graceful shutdown, on the real binary.
+//! The process lifecycle: crash recovery and graceful shutdown, on the real binary. Runs on either
+//! backend (the CI matrix runs it on PostgreSQL too).
 
 use crate::{
-    daemon::Daemon,
+    daemon::{Daemon, TestDb},
     helpers::{SECRET, notification},
 };
-use triaged::ingest::signature;
+use triaged::{ingest::signature, with_pool};
 
 async fn post_events(daemon: &Daemon, prefix: &str, count: usize) {
     let client = reqwest::Client::new();
@@ -25,35 +26,40 @@ async fn post_events(daemon: &Daemon, prefix: &str, count: usize) {
     }
 }
 
-async fn open(db: &std::path::Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("open db")
-}
-
 /// Runs per event, and events not yet processed.
-async fn tally(db: &std::path::Path) -> (Vec<i64>, i64) {
-    let pool = open(db).await;
-    let per_event: Vec<i64> = sqlx::query_scalar(
+async fn tally(db: &TestDb) -> (Vec<i64>, i64) {
+    let watch = db.watch().await;
+    let per_event: Vec<i64> = with_pool!(watch, |p| sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM runs r WHERE r.event_id = e.id) FROM webhook_events e ORDER BY e.id",
     )
-    .fetch_all(&pool)
-    .await
+    .fetch_all(p)
+    .await)
     .expect("tally");
-    let unprocessed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status != 'processed'")
-            .fetch_one(&pool)
-            .await
-            .expect("unprocessed");
-    pool.close().await;
+    let unprocessed: i64 = with_pool!(watch, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_events WHERE status != 'processed'"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("unprocessed");
+    watch.close().await;
     (per_event, unprocessed)
+}
+
+/// The runs' statuses, oldest first.
+async fn run_statuses(watch: &triaged::store::Db) -> Vec<String> {
+    with_pool!(watch, |p| sqlx::query_scalar(
+        "SELECT status FROM runs ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
 }
 
 #[tokio::test]
 async fn events_accepted_without_workers_survive_sigkill_and_each_gets_exactly_one_run() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
 
     let daemon = Daemon::start(&db, &[("TRIAGED_WORKERS", "0")]).await;
     post_events(&daemon, "kill", 20).await;
@@ -76,7 +82,7 @@ async fn events_accepted_without_workers_survive_sigkill_and_each_gets_exactly_o
 async fn runs_in_flight_when_the_process_is_killed_are_finished_after_a_restart() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
     let holding = [
         ("TRIAGED_WORKERS", "4"),
         ("TRIAGED_JOB_HOLD", "60s"),
@@ -113,7 +119,7 @@ async fn runs_in_flight_when_the_process_is_killed_are_finished_after_a_restart(
 async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
 
     let mut daemon =
         Daemon::start(&db, &[("TRIAGED_WORKERS", "4"), ("TRIAGED_JOB_HOLD", "1s")]).await;
@@ -121,17 +127,18 @@ async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
     daemon.wait_for_message("run started", 3).await;
     assert_eq!(daemon.terminate().await, Some(0));
 
-    let pool = open(&db).await;
-    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM runs ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert_eq!(statuses, vec!["succeeded"; 3], "no run is left half-done");
-    let queued: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running')",
-    )
-    .fetch_one(&pool)
-    .await
+    let watch = db.watch().await;
+    assert_eq!(
+        run_statuses(&watch).await,
+        vec!["succeeded"; 3],
+        "no run is left half-done"
+    );
+    let queued: i64 = with_pool!(watch, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {} WHERE status IN ('Pending', 'Queued', 'Running')",
+        db.jobs_table()
+    )))
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(queued, 0);
 }
@@ -140,7 +147,7 @@ async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
 async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_accepted() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
 
     let mut daemon =
         Daemon::start(&db, &[("TRIAGED_WORKERS", "2"), ("TRIAGED_JOB_HOLD", "3s")]).await;
@@ -159,21 +166,17 @@ async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_acce
     post_events(&daemon, "late", 1).await;
     assert_eq!(daemon.wait_exit().await, Some(0));
 
-    let pool = open(&db).await;
-    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM runs ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let watch = db.watch().await;
     assert_eq!(
-        statuses,
+        run_statuses(&watch).await,
         vec!["succeeded"; 2],
         "the runs in flight finished"
     );
-    let late: Vec<String> = sqlx::query_scalar(
+    let late: Vec<String> = with_pool!(watch, |p| sqlx::query_scalar(
         "SELECT status FROM webhook_events WHERE notification_id = 'notif_late_0'",
     )
-    .fetch_all(&pool)
-    .await
+    .fetch_all(p)
+    .await)
     .unwrap();
     assert_eq!(
         late,
@@ -186,7 +189,7 @@ async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_acce
 async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("triaged.db");
+    let db = TestDb::new(dir.path()).await;
     let mut daemon = Daemon::start_with(
         &["serve", "--sandbox"],
         &db,
@@ -215,12 +218,12 @@ async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs
     daemon.wait_for_message("run finished", 1).await;
     assert_eq!(daemon.terminate().await, Some(0));
 
-    let pool = open(&db).await;
-    let (topic, status): (String, String) =
-        sqlx::query_as("SELECT topic, status FROM webhook_events ORDER BY id LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (topic, status): (String, String) = with_pool!(db.watch().await, |p| sqlx::query_as(
+        "SELECT topic, status FROM webhook_events ORDER BY id LIMIT 1"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert_eq!(topic, "conversation.user.created");
     assert_eq!(
         status, "processed",
@@ -237,13 +240,11 @@ async fn serve_with_a_token_intercom_refuses_exits_with_one_line_naming_it() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
         .arg("serve")
         .env_clear()
-        .env(
-            "TRIAGED_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        )
+        .env("TRIAGED_DATABASE_URL", &db.url)
         .env("TRIAGED_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "off")
         .env("INTERCOM_CLIENT_SECRET", "s")

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, TestDb};
 
 const WARNING: &str = "the Intercom sandbox listens beyond loopback";
 
@@ -23,11 +23,8 @@ fn warnings(lines: &[Value]) -> Vec<&Value> {
 async fn a_sandbox_bound_beyond_loopback_warns_at_start_up_and_one_on_loopback_does_not() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Listens on every interface for the moment it takes to start (no traffic is sent to it).
-    let exposed = Daemon::start(
-        &dir.path().join("exposed.db"),
-        &[("SANDBOX_LISTEN", "0.0.0.0:0")],
-    )
-    .await;
+    let db = TestDb::new(dir.path()).await;
+    let exposed = Daemon::start(&db, &[("SANDBOX_LISTEN", "0.0.0.0:0")]).await;
     let found = warnings(&exposed.startup);
     let found: Vec<Value> = found.into_iter().cloned().collect();
     exposed.terminate().await;
@@ -40,7 +37,7 @@ async fn a_sandbox_bound_beyond_loopback_warns_at_start_up_and_one_on_loopback_d
         found[0]
     );
 
-    let loopback = Daemon::start(&dir.path().join("loopback.db"), &[]).await;
+    let loopback = Daemon::start(&db, &[]).await;
     assert!(
         warnings(&loopback.startup).is_empty(),
         "{:?}",

@@ -9,7 +9,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use crate::{
-    daemon::Daemon,
+    daemon::{Daemon, TestDb},
     llm_stub::{LlmStub, Turn},
 };
 
@@ -246,7 +246,8 @@ async fn a_whole_run_logged_at_debug_level_never_shows_a_secret() {
     ];
     let secrets = secret_env();
     env.extend(secrets.iter().map(|(k, v)| (*k, v.as_str())));
-    let mut daemon = Daemon::start(&dir.path().join("triaged.db"), &env).await;
+    let db = TestDb::new(dir.path()).await;
+    let mut daemon = Daemon::start(&db, &env).await;
     let sandbox = daemon.sandbox.clone().expect("sandbox URL");
     let client = reqwest::Client::new();
     let said = client

@@ -1,7 +1,7 @@
 //! A flood of badly signed webhooks (anyone on the internet can send them) cannot flood the logs:
 //! the warning is rate-limited and says how many it stands for, while the metric counts every one.
 
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, TestDb};
 
 const FLOOD: usize = 400;
 
@@ -9,7 +9,8 @@ const FLOOD: usize = 400;
 async fn a_flood_of_bad_signatures_leaves_few_log_lines_and_an_exact_metric_count() {
     triaged::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
-    let daemon = Daemon::start(&dir.path().join("triaged.db"), &[]).await;
+    let db = TestDb::new(dir.path()).await;
+    let daemon = Daemon::start(&db, &[]).await;
     let client = reqwest::Client::new();
     let url = daemon.url("/webhooks/intercom");
     for i in 0..FLOOD {

@@ -23,7 +23,7 @@ use triaged::sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig};
 use super::TestPg;
 use crate::{
     crash::{ANSWER, model},
-    daemon::Daemon,
+    daemon::{Daemon, TestDb},
     helpers::SECRET,
     llm_stub::LlmStub,
 };
@@ -94,13 +94,11 @@ fn free_port() -> String {
     format!("127.0.0.1:{port}")
 }
 
-async fn replica(pg: &str, listen: &str, playbooks: &str, sandbox: &str, llm: &str) -> Daemon {
-    let db = std::env::temp_dir().join("triaged-replica-unused.db");
+async fn replica(db: &TestDb, listen: &str, playbooks: &str, sandbox: &str, llm: &str) -> Daemon {
     Daemon::start_with(
         &["serve"],
-        &db,
+        db,
         &[
-            ("TRIAGED_DATABASE_URL", pg),
             ("TRIAGED_LISTEN", listen),
             ("TRIAGED_PLAYBOOKS", playbooks),
             ("TRIAGED_WORKERS", "2"),
@@ -143,8 +141,8 @@ async fn count(pool: &PgPool, sql: &'static str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_nothing() {
     triaged::install_crypto_provider();
-    let pg = TestPg::new().await;
     let dir = tempfile::tempdir().unwrap();
+    let pg = TestDb::postgres(TestPg::new().await, dir.path());
     let playbooks = dir.path().join("playbooks");
     std::fs::create_dir_all(&playbooks).unwrap();
     std::fs::write(playbooks.join("answer.yaml"), ANSWER).unwrap();
@@ -170,9 +168,7 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
     let started = Instant::now();
     let mut replicas = Vec::new();
     for listen in &listens {
-        replicas.push(Some(
-            replica(&pg.url, listen, &playbooks, &base, &llm).await,
-        ));
+        replicas.push(Some(replica(&pg, listen, &playbooks, &base, &llm).await));
     }
     let watch = PgPool::connect(&pg.url).await.unwrap();
 
@@ -197,7 +193,7 @@ async fn three_replicas_through_a_sigkill_and_a_sigstop_lose_nothing_and_double_
                 running_at_kill =
                     count(&watch, "SELECT COUNT(*) FROM runs WHERE status = 'running'").await;
                 replicas[0].take().unwrap().kill().await;
-                replicas[0] = Some(replica(&pg.url, &listens[0], &playbooks, &base, &llm).await);
+                replicas[0] = Some(replica(&pg, &listens[0], &playbooks, &base, &llm).await);
             }
             if round == 2 && i == CONVERSATIONS / 3 {
                 // Replica 1 freezes (SIGSTOP) until every lease it held has expired, then thaws.
