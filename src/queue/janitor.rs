@@ -60,14 +60,22 @@ pub async fn reconcile(db: &Db) -> Result<usize, QueueError> {
 /// The reason recorded on a run whose job was orphaned on every attempt.
 const CRASHED: &str = "crashed_repeatedly";
 
+/// A job left `Pending` by this many orphan recoveries (its process died this many times while it
+/// held it) is taken for one that kills its process, and stopped. Not the job's `max_attempts`
+/// (2, for apalis's own retry of a failed attempt): two restarts in a row while one run is in
+/// flight (a deploy, then a node failure; the crash harness's SIGKILLs, which hit it often on
+/// PostgreSQL) are no crash loop, and every job the dead process held gets an attempt too. Five
+/// leaves room for that while a job that really takes its process down stops after five crashes.
+pub const CRASH_LOOP_ATTEMPTS: i64 = 5;
+
 /// Stops the jobs that took their process down on every attempt, and fails their events and runs
 /// with reason [`CRASHED`]. Returns the events.
 ///
 /// apalis's orphan recovery (a worker missed its heartbeats: its jobs go back to `Pending` with
 /// `attempts + 1`) ignores `max_attempts` on both backends, and a `Pending` job is always claimed
-/// again, so a job that crashes its process would cycle through every replica forever. Such a job
-/// is the only one that is `Pending` with `attempts >= max_attempts` (every job starts at 0; a
-/// finished attempt leaves it `Done` or `Failed`): it is `Killed`, so neither apalis nor the
+/// again, so a job that crashes its process would cycle through every replica forever. A `Pending`
+/// job's attempts count its orphan recoveries (every job starts at 0; a finished attempt leaves it
+/// `Done` or `Failed`): at [`CRASH_LOOP_ATTEMPTS`] it is `Killed`, so neither apalis nor the
 /// reconciler below runs it again.
 async fn stop_crash_loops(tx: &mut crate::store::Tx) -> Result<Vec<i64>, QueueError> {
     let backend = tx.backend();
@@ -75,11 +83,12 @@ async fn stop_crash_loops(tx: &mut crate::store::Tx) -> Result<Vec<i64>, QueueEr
     let sql = format!(
         "SELECT e.id, e.job_key FROM webhook_events e \
          JOIN {jobs} j ON j.job_type = $1 AND j.idempotency_key = e.job_key \
-         WHERE e.status = 'queued' AND j.status = 'Pending' AND j.attempts >= j.max_attempts \
+         WHERE e.status = 'queued' AND j.status = 'Pending' AND j.attempts >= $2 \
          ORDER BY e.id"
     );
     let looping: Vec<(i64, String)> = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(QUEUE)
+        .bind(CRASH_LOOP_ATTEMPTS)
         .fetch_all(c)
         .await)?;
     let mut killed = Vec::new();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Db, StoreError};
 
-pub use janitor::{Janitor, reconcile};
+pub use janitor::{CRASH_LOOP_ATTEMPTS, Janitor, reconcile};
 pub use wakeup::Wake;
 pub use worker::{QueueSettings, process_name, spawn_worker};
 

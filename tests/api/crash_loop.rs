@@ -21,11 +21,12 @@ async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_ot
         Backend::Sqlite => "Jobs",
         Backend::Postgres => "apalis.jobs",
     };
-    // Two processes died running the first event's job: orphan recovery left it Pending with
-    // its attempts spent (as `reenqueue_orphaned` does, one attempt per recovery).
+    // Processes kept dying running the first event's job: orphan recovery left it Pending with
+    // an attempt per recovery (as `reenqueue_orphaned` does), as many as make a crash loop.
     let sql = format!(
-        "UPDATE {jobs} SET attempts = max_attempts WHERE idempotency_key = \
-         (SELECT job_key FROM webhook_events WHERE notification_id = 'notif_loop_1')"
+        "UPDATE {jobs} SET attempts = {} WHERE idempotency_key = \
+         (SELECT job_key FROM webhook_events WHERE notification_id = 'notif_loop_1')",
+        triaged::queue::CRASH_LOOP_ATTEMPTS
     );
     with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(p)
@@ -67,6 +68,43 @@ async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_ot
         ["Killed", "Pending"],
         "the healthy job still waits"
     );
+    app.app.shutdown().await.unwrap();
+}
+
+/// Two restarts in a row (a deploy, then a node failure) can each kill the process while the same
+/// job runs: orphan recovery leaves it `Pending` with two attempts, which is no crash loop. It
+/// must run again, not fail the customer's event.
+#[tokio::test]
+async fn a_job_orphaned_by_two_restarts_in_a_row_is_not_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, &[SECRET]);
+    config.queue.workers = 0;
+    let app = spawn_app_with(dir, config).await;
+    let body = notification("notif_twice_1", "conversation.user.replied", "t1");
+    assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    let jobs = match app.app.db().backend() {
+        Backend::Sqlite => "Jobs",
+        Backend::Postgres => "apalis.jobs",
+    };
+    // What two orphan recoveries of the job leave behind.
+    let sql = format!("UPDATE {jobs} SET attempts = 2");
+    with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+
+    assert_eq!(triaged::queue::reconcile(app.app.db()).await.unwrap(), 0);
+    let event = app.app.db().list_events(None, 1).await.unwrap().remove(0);
+    assert_eq!(event.status, "queued", "the event still waits for its run");
+    assert!(app.app.db().list_runs(None, 5).await.unwrap().is_empty());
+    let status: String = with_pool!(app.app.db(), |p| sqlx::query_scalar(sqlx::AssertSqlSafe(
+        format!("SELECT status FROM {jobs}")
+    ))
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(status, "Pending", "the job runs again");
     app.app.shutdown().await.unwrap();
 }
 
