@@ -199,6 +199,8 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
     let index: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let second_sent: Arc<Mutex<HashSet<String>>> = Arc::default();
     let in_flight_seconds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // How many run attempts have asked the model so far.
+    let (asked_tx, mut asked) = tokio::sync::watch::channel(0usize);
     // Half the conversations (even indexes) get their second message while their first run is in
     // flight: the model has been asked, nothing is written yet.
     let writer = {
@@ -210,6 +212,7 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
         );
         tokio::spawn(async move {
             while let Some(id) = in_flight.recv().await {
+                asked_tx.send_modify(|n| *n += 1);
                 let Some(i) = index.lock().unwrap().get(&id).copied() else {
                     continue;
                 };
@@ -228,6 +231,7 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
 
     let started = Instant::now();
     let mut daemon = Some(start_daemon(&db, &playbooks, &listen, &base, &llm).await);
+    let mut asked_before = *asked.borrow();
     let watch = db.watch().await;
     let mut unfinished_at_kills = 0i64;
     let mut conversations = Vec::with_capacity(CONVERSATIONS);
@@ -241,8 +245,16 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
         index.lock().unwrap().insert(id.clone(), i);
         conversations.push(id);
         if (i + 1) % per_round == 0 && (i + 1) / per_round <= KILLS {
-            // The round's notifications are accepted and their runs are working: kill now.
+            // The round's notifications are accepted and this daemon's runs are working (one has
+            // asked the model at least): kill now.
             sandbox.flush_webhooks().await;
+            tokio::time::timeout(
+                crate::helpers::PATIENCE,
+                asked.wait_for(|n| *n > asked_before),
+            )
+            .await
+            .expect("a run of this daemon asks the model")
+            .unwrap();
             let open = count(
                 &watch,
                 "SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'",
@@ -253,6 +265,7 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
                 d.kill().await;
             }
             daemon = Some(start_daemon(&db, &playbooks, &listen, &base, &llm).await);
+            asked_before = *asked.borrow();
         }
     }
     // Everyone else writes again now, whatever their first run is doing.
@@ -360,8 +373,16 @@ async fn sigkills_while_customers_write_twice_lose_no_message_and_answer_each_ex
         .fetch_all(p)
         .await)
         .unwrap();
+        let actions: Vec<(i64, String, String)> = with_pool!(watch, |p| sqlx::query_as(
+            "SELECT run_id, tool, status FROM actions WHERE conversation_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await)
+        .unwrap();
         eprintln!(
-            "conversation {id}: answers {:?}\n  events {events:?}\n  runs {runs:?}",
+            "conversation {id}: answers {:?}\n  events {events:?}\n  runs {runs:?}\n  \
+             writes {actions:?}",
             tally.answered
         );
     }
