@@ -3,6 +3,18 @@
 
 use super::{Db, StoreError, Tx, with_pool, with_tx};
 
+/// A reply whose outcome is unknown (see [`Db::unconfirmed_replies`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnconfirmedReply {
+    /// The snapshot the reply's run answered.
+    pub snapshot: String,
+    /// The reply's recorded arguments (`{"conversation_id": …, "body": …}`; `{}` once retention
+    /// has cleared them).
+    pub arguments: String,
+    /// When the write was claimed (RFC 3339).
+    pub started_at: String,
+}
+
 impl Db {
     /// The newest part the bot has seen and acted upon, if a run recorded one.
     pub async fn watermark(&self, conversation_id: &str) -> Result<Option<String>, StoreError> {
@@ -34,6 +46,26 @@ impl Db {
         .fetch_optional(p)
         .await)?;
         Ok(snapshot.flatten())
+    }
+
+    /// The replies a crash left unconfirmed on the conversation (recorded `started`, never `done`:
+    /// the process died between sending and recording, or the run was covered by a later one
+    /// before it found out), newest first, with the snapshot each one's run answered. Whether one
+    /// landed is for the caller to tell from the conversation ([`crate::triage::seen`]).
+    pub async fn unconfirmed_replies(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<UnconfirmedReply>, StoreError> {
+        Ok(with_pool!(self, |p| sqlx::query_as(
+            "SELECT r.snapshot_part_id AS snapshot, a.arguments, a.started_at FROM actions a \
+             JOIN runs r ON r.id = a.run_id WHERE a.conversation_id = $1 \
+               AND a.tool = 'reply_to_conversation' AND a.status = 'started' \
+               AND r.snapshot_part_id IS NOT NULL \
+             ORDER BY a.id DESC LIMIT 10",
+        )
+        .bind(conversation_id)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Records the snapshot this attempt works on, unless the run already made a customer-visible

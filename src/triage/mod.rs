@@ -131,6 +131,38 @@ impl Triage {
         )
     }
 
+    /// The snapshot answered by a reply a crash left unconfirmed that landed all the same (see
+    /// [`seen::landed_snapshot`]): its run may never finish (its event covered by a newer one), so
+    /// nothing else tells the bot it has seen that far.
+    async fn landed_unconfirmed(
+        &self,
+        conversation: &crate::intercom::models::Conversation,
+        conversation_id: &str,
+        me: &rules::Me,
+    ) -> Result<Option<String>, RunError> {
+        let replies: Vec<seen::Unconfirmed> = self
+            .db
+            .unconfirmed_replies(conversation_id)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let arguments: serde_json::Value = serde_json::from_str(&r.arguments).ok()?;
+                let body = arguments["body"].as_str()?;
+                Some(seen::Unconfirmed {
+                    snapshot: r.snapshot,
+                    // The text the reply tool sends, as the conversation shows it.
+                    text: crate::tools::html::to_text(&crate::tools::reply_html::to_html(
+                        body,
+                        &self.reply_links,
+                    )),
+                    since: crate::tools::toolbox::started_second(&r.started_at)
+                        .map_or(i64::MIN, |s| s - crate::tools::toolbox::CLOCK_SLACK),
+                })
+            })
+            .collect();
+        Ok(seen::landed_snapshot(conversation, me, &replies))
+    }
+
     /// Works on the event's conversation.
     pub async fn handle(
         &self,
@@ -164,10 +196,16 @@ impl Triage {
             let _ = self.learned_package_code.set(code);
         }
         let me = self.me();
+        let replied = seen::later(
+            &conversation,
+            self.db.replied_snapshot(conversation_id).await?,
+            self.landed_unconfirmed(&conversation, conversation_id, &me)
+                .await?,
+        );
         let watermark = seen::later(
             &conversation,
             self.db.watermark(conversation_id).await?,
-            self.db.replied_snapshot(conversation_id).await?,
+            replied,
         );
         let snapshot = self
             .db

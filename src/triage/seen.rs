@@ -57,6 +57,47 @@ pub fn later(conversation: &Conversation, a: Option<String>, b: Option<String>) 
     }
 }
 
+/// A reply whose outcome a crash left unknown, as it would show in the conversation.
+#[derive(Debug, Clone)]
+pub struct Unconfirmed {
+    /// The snapshot the reply's run answered.
+    pub snapshot: String,
+    /// The reply's plain text.
+    pub text: String,
+    /// Unix seconds no part of it can be older than (when it was claimed, less the clock slack).
+    pub since: i64,
+}
+
+/// The snapshot of the newest unconfirmed reply that is in the conversation after all: a comment
+/// by the bot with its text, created no earlier than it was claimed. That reply answered its
+/// snapshot, though its run never recorded it (see [`later`]); one that never landed answered
+/// nothing.
+pub fn landed_snapshot(
+    conversation: &Conversation,
+    me: &Me,
+    replies: &[Unconfirmed],
+) -> Option<String> {
+    let parts = conversation.parts();
+    replies
+        .iter()
+        .find(|reply| {
+            let want = normalize(&reply.text);
+            parts.iter().any(|p| {
+                p.part_type == PartType::Comment
+                    && by_bot(p, me)
+                    && p.created_at.is_none_or(|t| t >= reply.since)
+                    && p.body
+                        .as_deref()
+                        .is_some_and(|b| normalize(&html::to_text(b)) == want)
+            })
+        })
+        .map(|reply| reply.snapshot.clone())
+}
+
+fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The parts newer than `watermark`. Without a watermark (no run finished on the conversation yet),
 /// everything after the bot's newest reply is new, and the first message too when it never
 /// replied.
@@ -211,6 +252,36 @@ mod tests {
             unseen(&c, mark.as_deref(), &me()).customer_texts(&c, &me()),
             ["two"]
         );
+    }
+
+    #[test]
+    fn an_unconfirmed_reply_counts_only_once_it_is_in_the_conversation() {
+        let mut reply = part("12", "admin", "99", "<p>answer to one</p>");
+        reply["created_at"] = serde_json::json!(1_000);
+        let c = conversation(serde_json::json!([
+            part("10", "user", "u1", "one"),
+            part("11", "user", "u1", "two"),
+            reply,
+        ]));
+        let unconfirmed = |text: &str, since| Unconfirmed {
+            snapshot: "10".to_owned(),
+            text: text.to_owned(),
+            since,
+        };
+        let landed = [unconfirmed("answer  to one", 990)];
+        assert_eq!(landed_snapshot(&c, &me(), &landed), Some("10".to_owned()));
+        // Never sent, or the same words sent before this write was claimed.
+        assert_eq!(
+            landed_snapshot(&c, &me(), &[unconfirmed("other", 990)]),
+            None
+        );
+        assert_eq!(
+            landed_snapshot(&c, &me(), &[unconfirmed("answer to one", 1_001)]),
+            None
+        );
+        // The newest reply that landed wins.
+        let newest = [unconfirmed("other", 990), unconfirmed("answer to one", 990)];
+        assert_eq!(landed_snapshot(&c, &me(), &newest), Some("10".to_owned()));
     }
 
     #[test]

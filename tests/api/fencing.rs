@@ -3,6 +3,8 @@
 //! run's lease has expired; when the first daemon is thawed, its run is fenced and writes nothing.
 //! Runs on either backend (the CI matrix runs it on PostgreSQL too).
 
+use std::sync::Arc;
+
 use serde_json::json;
 use triaged::{
     sandbox::{DEMO_ACCESS_TOKEN, Sandbox, SandboxConfig},
@@ -181,48 +183,46 @@ async fn a_run_frozen_past_its_lease_is_taken_over_only_after_expiry_and_writes_
     assert_eq!(second.terminate().await, Some(0));
 }
 
-/// The customer writes again while the bot is answering their first message; the daemon is
-/// SIGKILLed right after the reply reached Intercom, before the run was recorded. The reply answers
-/// only the first message (it landed after the second, but was written from a snapshot without
-/// it): after the restart the second message must still get its own answer.
-#[tokio::test]
-async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_message_answered() {
-    let (_dir, db, playbooks) = workspace().await;
+/// The scripted model of the two-message tests: the first run's reply (held at `thinking` until
+/// the customer has written again) answers the first message; `next`, if any, is the first run's
+/// following turn; any later run answers the newest message it sees.
+fn two_messages(thinking: &Arc<Gate>, next: Option<Turn>) -> Vec<Turn> {
+    let mut turns = vec![Turn::Gate(thinking.clone())];
+    turns.extend(next);
+    turns.push(Turn::Forever(Box::new(Turn::Dynamic(Arc::new(
+        |request: &serde_json::Value| {
+            let answered = request["messages"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+            if answered {
+                Turn::Text("answered".into())
+            } else if request.to_string().contains("Second message") {
+                Turn::tool(
+                    "reply_to_conversation",
+                    json!({"conversation_id": REFUND, "body": "Answer to the second message."}),
+                )
+            } else {
+                Turn::tool(
+                    "reply_to_conversation",
+                    json!({"conversation_id": REFUND, "body": "A reply that did not see it."}),
+                )
+            }
+        },
+    )))));
+    turns
+}
 
-    let stub = LlmStub::start().await;
-    let thinking = Gate::new(Turn::tool(
+fn first_answer() -> Arc<Gate> {
+    Gate::new(Turn::tool(
         "reply_to_conversation",
         json!({"conversation_id": REFUND, "body": "Answer to the first message."}),
-    ));
-    let replied = Gate::new(Turn::Text("answered".into()));
-    stub.push([
-        Turn::Gate(thinking.clone()),
-        Turn::Gate(replied.clone()),
-        Turn::Forever(Box::new(Turn::Dynamic(std::sync::Arc::new(
-            |request: &serde_json::Value| {
-                let answered = request["messages"]
-                    .as_array()
-                    .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
-                if answered {
-                    Turn::Text("answered".into())
-                } else if request.to_string().contains("Second message") {
-                    Turn::tool(
-                        "reply_to_conversation",
-                        json!({"conversation_id": REFUND, "body": "Answer to the second message."}),
-                    )
-                } else {
-                    Turn::tool(
-                        "reply_to_conversation",
-                        json!({"conversation_id": REFUND, "body": "A reply that did not see it."}),
-                    )
-                }
-            },
-        )))),
-    ]);
-    let sandbox = sandbox().await;
+    ))
+}
 
-    let first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
-    sandbox.set_webhook_url(Some(first.url("/webhooks/intercom")));
+/// The customer writes, the daemon's run asks the model (held at `thinking`), the customer writes
+/// again.
+async fn second_message_mid_run(sandbox: &Sandbox, daemon: &Daemon, thinking: &Gate) {
+    sandbox.set_webhook_url(Some(daemon.url("/webhooks/intercom")));
     sandbox
         .customer_says(Some(REFUND), PRIYA, "First message: where is my refund?")
         .await
@@ -236,19 +236,22 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
         .await
         .unwrap();
     sandbox.flush_webhooks().await;
-    thinking.open();
-    // The reply is in Intercom and recorded `done`; the model is asked what next: kill now.
-    tokio::time::timeout(crate::helpers::PATIENCE, replied.entered())
-        .await
-        .expect("the first run replied");
-    first.kill().await;
+}
 
-    let mut second = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
+/// After the first daemon was killed: a second one (Intercom at `intercom`) takes over; once every
+/// event has ended (the bot's own echoes included), each customer message has exactly one answer.
+async fn each_message_answered_once_after_a_restart(
+    db: &TestDb,
+    playbooks: &str,
+    sandbox: &Sandbox,
+    intercom: &str,
+    llm: &str,
+) {
+    let mut second = start_daemon(db, playbooks, intercom, llm).await;
     sandbox.set_webhook_url(Some(second.url("/webhooks/intercom")));
     second.wait_for_message("run finished", 1).await;
     sandbox.flush_webhooks().await;
     let watch = db.watch().await;
-    // Every event has ended (the bot's own echoes included) before counting.
     let deadline = std::time::Instant::now() + crate::helpers::PATIENCE;
     loop {
         let (queued, open): (i64, i64) = with_pool!(watch, |p| sqlx::query_as(
@@ -267,7 +270,7 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
         );
         second.wait_for_message("run finished", 1).await;
     }
-    let replies = bot_replies(&sandbox);
+    let replies = bot_replies(sandbox);
     assert_eq!(replies.len(), 2, "each message answered once: {replies:?}");
     assert!(
         replies[0].contains("Answer to the first message."),
@@ -278,4 +281,67 @@ async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_messa
         "{replies:?}"
     );
     assert_eq!(second.terminate().await, Some(0));
+}
+
+/// The customer writes again while the bot is answering their first message; the daemon is
+/// SIGKILLed right after the reply reached Intercom, before the run was recorded. The reply answers
+/// only the first message (it landed after the second, but was written from a snapshot without
+/// it): after the restart the second message must still get its own answer.
+#[tokio::test]
+async fn a_run_killed_after_replying_to_an_older_snapshot_leaves_the_newer_message_answered() {
+    let (_dir, db, playbooks) = workspace().await;
+    let stub = LlmStub::start().await;
+    let thinking = first_answer();
+    let replied = Gate::new(Turn::Text("answered".into()));
+    stub.push(two_messages(&thinking, Some(Turn::Gate(replied.clone()))));
+    let sandbox = sandbox().await;
+
+    let first = start_daemon(&db, &playbooks, &sandbox.base_url(), &stub.base_url()).await;
+    second_message_mid_run(&sandbox, &first, &thinking).await;
+    thinking.open();
+    // The reply is in Intercom and recorded `done`; the model is asked what next: kill now.
+    tokio::time::timeout(crate::helpers::PATIENCE, replied.entered())
+        .await
+        .expect("the first run replied");
+    first.kill().await;
+    each_message_answered_once_after_a_restart(
+        &db,
+        &playbooks,
+        &sandbox,
+        &sandbox.base_url(),
+        &stub.base_url(),
+    )
+    .await;
+}
+
+/// The same, but the daemon dies after Intercom applied the reply and before it answered: the
+/// reply stays unconfirmed (`started`), and its event is then covered by the second message's.
+/// The reply is in the conversation all the same; the second message must still get its answer.
+#[tokio::test]
+async fn a_run_killed_before_its_reply_was_confirmed_leaves_the_newer_message_answered() {
+    let (_dir, db, playbooks) = workspace().await;
+    let stub = LlmStub::start().await;
+    let thinking = first_answer();
+    // Killed before it hears back: the first run asks the model nothing more.
+    stub.push(two_messages(&thinking, None));
+    let sandbox = sandbox().await;
+    let intercom = crate::hold_proxy::HoldProxy::start(&sandbox.base_url()).await;
+
+    let first = start_daemon(&db, &playbooks, &intercom.url, &stub.base_url()).await;
+    second_message_mid_run(&sandbox, &first, &thinking).await;
+    let applied = intercom.hold_next_reply();
+    thinking.open();
+    tokio::time::timeout(crate::helpers::PATIENCE, applied)
+        .await
+        .expect("the first run's reply reached Intercom")
+        .expect("the proxy reports it");
+    first.kill().await;
+    each_message_answered_once_after_a_restart(
+        &db,
+        &playbooks,
+        &sandbox,
+        &intercom.url,
+        &stub.base_url(),
+    )
+    .await;
 }

@@ -20,6 +20,7 @@ mod efficiency;
 mod faults;
 mod fencing;
 mod helpers;
+mod hold_proxy;
 mod intercom_client;
 mod lifecycle;
 mod llm;

@@ -9,6 +9,8 @@ mod reads;
 mod view;
 mod writes;
 
+pub(crate) use perform::{CLOCK_SLACK, started_second};
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

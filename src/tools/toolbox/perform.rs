@@ -250,11 +250,11 @@ fn fenced() -> Stop {
 
 /// How far Intercom's clock (a part's `created_at`, whole seconds) may be behind ours when telling
 /// whether a part was created after an action started.
-const CLOCK_SLACK: i64 = 5;
+pub(crate) const CLOCK_SLACK: i64 = 5;
 
 /// An action's `started_at` (`2026-12-02T05:40:00.123Z`) as Unix seconds; none if unreadable
 /// (then any part with the text counts, as before the time was checked).
-fn started_second(started_at: &str) -> Option<i64> {
+pub(crate) fn started_second(started_at: &str) -> Option<i64> {
     started_at
         .parse::<jiff::Timestamp>()
         .ok()
