@@ -43,6 +43,15 @@ impl TestDb {
         }
     }
 
+    /// [`Self::new`] from synchronous code (it may run inside a test's runtime).
+    pub fn new_blocking(dir: &Path) -> Self {
+        if on_postgres() {
+            Self::postgres(TestPg::new_blocking(), dir)
+        } else {
+            Self::sqlite(&dir.join("triaged.db"))
+        }
+    }
+
     /// A SQLite file at `path`, whatever the matrix says (tests of SQLite itself).
     pub fn sqlite(path: &Path) -> Self {
         Self {

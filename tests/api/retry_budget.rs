@@ -142,7 +142,8 @@ async fn a_short_outage_within_the_budget_is_ridden_out_without_the_fallback() {
 #[test]
 fn replay_by_status_on_a_quiet_database_says_how_many_it_requeued() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
+    let db = crate::daemon::TestDb::new_blocking(dir.path());
+    let url = db.url.clone();
     let triaged = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
             .args(args)

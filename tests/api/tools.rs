@@ -44,6 +44,7 @@ pub struct Rig {
     pub client: IntercomClient,
     pub bot: String,
     pub db_url: String,
+    _test_db: crate::daemon::TestDb,
     pub _dir: TempDir,
 }
 
@@ -65,7 +66,8 @@ impl Rig {
                 .build()
                 .expect("client");
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = format!("sqlite://{}", dir.path().join("triaged.db").display());
+        let test_db = crate::daemon::TestDb::new(dir.path()).await;
+        let db_url = test_db.url.clone();
         let db = Db::open(&db_url, Durability::Normal).await.expect("db");
         db.migrate().await.expect("migrations");
         Rig {
@@ -74,6 +76,7 @@ impl Rig {
             client,
             bot,
             db_url,
+            _test_db: test_db,
             _dir: dir,
         }
     }

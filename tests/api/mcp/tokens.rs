@@ -1,26 +1,34 @@
-//! `triaged tokens create|list|revoke` as the real binary, on a fresh SQLite file.
+//! `triaged tokens create|list|revoke` as the real binary, on a fresh database (either backend:
+//! the CI matrix runs it on PostgreSQL too).
 
 use std::process::Output;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+
+use crate::daemon::TestDb;
 use triaged::store::{
     Db, Durability,
     tokens::{NewToken, Refusal, TokenScope},
 };
 
-/// A database file in a temporary directory, for the binary and the test to share.
+/// A database for the binary and the test to share.
 pub struct TokenDb {
-    pub _dir: TempDir,
     pub url: String,
+    _db: TestDb,
+    _dir: TempDir,
 }
 
 impl TokenDb {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("triaged.db").display());
-        Self { _dir: dir, url }
+        let db = TestDb::new_blocking(dir.path());
+        Self {
+            url: db.url.clone(),
+            _db: db,
+            _dir: dir,
+        }
     }
 
     /// Runs `triaged ARGS…` on this database.
