@@ -114,11 +114,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The connection options of `url`, every session asking for `client_min_messages=warning`: the
+/// migrations' `IF NOT EXISTS` statements raise a NOTICE on every start ("schema apalis already
+/// exists, skipping"), which sqlx logs at INFO, ahead of a CLI command's one-line error and in the
+/// daemon's logs. Warnings and errors still arrive.
 fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    PgConnectOptions::from_str(url).map_err(|source| StoreError::Url {
-        url: redact(url),
-        source,
-    })
+    PgConnectOptions::from_str(url)
+        .map(|options| options.options([("client_min_messages", "warning")]))
+        .map_err(|source| StoreError::Url {
+            url: redact(url),
+            source,
+        })
 }
 
 async fn open_postgres(url: &str, pool: PgPoolOptions) -> Result<Db, StoreError> {
