@@ -126,6 +126,7 @@ async fn configured_link_domains_replace_the_default_and_none_links_nothing() {
 #[tokio::test]
 async fn a_link_domain_that_is_not_a_domain_stops_start_up_naming_the_variable() {
     let dir = tempfile::tempdir().expect("temp dir");
+    // Start-up stops at the configuration, before any database is opened: a SQLite path does.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(["serve", "--sandbox"])
         .env_clear()

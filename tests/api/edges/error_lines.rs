@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::read_commands::{run, stderr, triaged};
 use crate::helpers::PATIENCE;
 
+// SQLite only: a file that is not a database.
 #[test]
 fn a_database_error_is_one_line_that_states_its_cause_once() {
     let dir = tempfile::tempdir().expect("temp dir");

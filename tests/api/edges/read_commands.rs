@@ -99,6 +99,7 @@ fn without_root(mut cmd: Command) -> Command {
     cmd
 }
 
+// SQLite only: a read-only directory, and the -wal/-shm files a reader must not create.
 #[tokio::test]
 async fn read_commands_read_a_database_in_a_read_only_directory_without_writing_anything() {
     let dir = tempfile::tempdir().expect("temp dir");

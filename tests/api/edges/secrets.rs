@@ -45,7 +45,8 @@ fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-/// Runs the binary to completion; stdout and stderr together.
+/// Runs the binary to completion; stdout and stderr together. On a SQLite file whatever the
+/// matrix says: what help and error messages show does not depend on the backend.
 async fn run(args: &[&str], env: &[(&str, String)], dir: &Path) -> (Option<i32>, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(args)
