@@ -414,18 +414,29 @@ impl Toolbox {
         {
             return Ok(true);
         }
-        self.db
-            .begin_action(&actions::NewAction {
-                key: &key,
-                run_id: self.run_id,
-                conversation_id: &conversation,
-                tool: "draft_note",
-                arguments: &json!({}),
-                mode: "draft",
-                status: "started",
-            })
+        let claim = self
+            .db
+            .claim_action(
+                &actions::NewAction {
+                    key: &key,
+                    run_id: self.run_id,
+                    conversation_id: &conversation,
+                    tool: "draft_note",
+                    arguments: &json!({}),
+                    mode: "draft",
+                    status: "started",
+                },
+                self.fence.as_ref(),
+            )
             .await
             .map_err(|e| e.to_string())?;
+        match claim {
+            actions::ActionClaim::Claimed { .. } => {}
+            actions::ActionClaim::Done { .. } => return Ok(true),
+            actions::ActionClaim::Fenced => {
+                return Err("the run lost its conversation lease; the note is not sent".to_owned());
+            }
+        }
         let conv = ConversationId::from(conversation.as_str());
         self.view.wrote();
         match self
