@@ -9,7 +9,9 @@ mod cluster;
 mod migrate;
 mod read_commands;
 mod replicas;
+mod rolling;
 mod serve;
+mod service;
 mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
