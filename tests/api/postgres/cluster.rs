@@ -154,6 +154,8 @@ pub struct Outcome {
     pub replies: usize,
     /// Conversations whose newest message got no answer.
     pub lost: Vec<(String, Vec<u32>)>,
+    /// The events and runs of the first lost conversation, to say why.
+    pub lost_story: String,
     /// Conversations with a message answered twice (or out of order).
     pub doubled: Vec<(String, Vec<u32>)>,
     /// Writes made twice (one idempotency key, two `done` actions).
@@ -217,7 +219,7 @@ impl Outcome {
             .map(|(id, last)| (id.clone(), *last, answered(sandbox, id)))
             .collect();
         let replies = tallies.iter().map(|(_, _, a)| a.len()).sum();
-        let lost = tallies
+        let lost: Vec<(String, Vec<u32>)> = tallies
             .iter()
             .filter(|(_, last, a)| a.last() != Some(last))
             .map(|(id, _, a)| (id.clone(), a.clone()))
@@ -227,7 +229,12 @@ impl Outcome {
             .filter(|(_, _, a)| !a.windows(2).all(|w| w[0] < w[1]))
             .map(|(id, _, a)| (id.clone(), a.clone()))
             .collect();
+        let lost_story = match lost.first() {
+            Some((id, _)) => story(watch, id).await,
+            None => String::new(),
+        };
         Self {
+            lost_story,
             accepted,
             not_done,
             without_run,
@@ -247,8 +254,9 @@ impl Outcome {
         assert_eq!(self.not_done, 0, "events neither processed nor coalesced");
         assert!(
             self.lost.is_empty(),
-            "a customer message never answered: {:?}",
-            self.lost
+            "a customer message never answered: {:?}\n{}",
+            self.lost,
+            self.lost_story
         );
         assert!(
             self.doubled.is_empty(),
@@ -263,4 +271,23 @@ impl Outcome {
         assert_eq!(self.doubled_writes, 0, "writes made twice");
         assert_eq!(self.overlapping, 0, "runs of one conversation overlapped");
     }
+}
+
+/// A conversation's events and runs, one a line, in order.
+async fn story(watch: &PgPool, conversation: &str) -> String {
+    let lines: Vec<String> = sqlx::query_scalar(
+        "SELECT line FROM ( \
+           SELECT 1 AS part, id, concat_ws(' ', '  event', id, status, 'received', received_at, \
+             'processed', processed_at, 'coalesced into', coalesced_into) AS line \
+           FROM webhook_events WHERE conversation_id = $1 AND topic LIKE 'conversation.user.%' \
+           UNION ALL \
+           SELECT 2, id, concat_ws(' ', '  run', id, 'of event', event_id, status, outcome, reason, \
+             started_at, finished_at, 'snapshot', snapshot_part_id) \
+           FROM runs WHERE conversation_id = $1) l ORDER BY part, id",
+    )
+    .bind(conversation)
+    .fetch_all(watch)
+    .await
+    .unwrap();
+    format!("conversation {conversation}:\n{}", lines.join("\n"))
 }

@@ -5,7 +5,8 @@
 //! steady rate (each message a signed webhook through the Service). Each replica in turn gets
 //! SIGTERM right after a probe round (so the Service keeps routing to it until the next one, as
 //! kubelet's signal and the endpoints' update race in Kubernetes), must answer `/readyz` 503 from
-//! then on and keep storing the webhooks that reach it until it exits 0 within its grace; then it
+//! then on and keep storing the webhooks that reach it until it exits 0 within its grace
+//! (`TRIAGED_SHUTDOWN_DELAY` keeps it up until the Service has stopped routing there); then it
 //! starts again on the same database and rejoins once ready. Afterwards: every webhook got a 2xx
 //! (no refusal, no connection error, nothing retried), every accepted event is processed with a
 //! run or coalesced, every customer message answered exactly once, no write doubled.
@@ -28,12 +29,17 @@ use super::{
 use crate::{crash::CONTACTS, helpers::SECRET};
 
 const REPLICAS: usize = 3;
-const CONVERSATIONS: usize = 20;
+const CONVERSATIONS: usize = 10;
 /// One customer message this often: 20 webhooks a second, plus the bot's own echoes.
 const EVERY: Duration = Duration::from_millis(50);
-/// Customer messages sent before the first SIGTERM, and after the last replica rejoined.
+/// Customer messages sent before the first SIGTERM (a second's worth).
 const LEAD: u64 = 20;
+/// And after the last replica rejoined.
+const TAIL: u64 = 10;
 const GRACE: Duration = Duration::from_secs(5);
+/// `TRIAGED_SHUTDOWN_DELAY`: longer than the Service takes to stop routing to a replica that
+/// answers 503 (a probe period plus the propagation).
+const DELAY: &str = "700ms";
 
 /// The customers: one message every [`EVERY`] over [`CONVERSATIONS`] conversations (`ask-I-K`),
 /// until `stop`; `sent` counts them. Returns each conversation's id and its newest message.
@@ -90,7 +96,17 @@ async fn a_rolling_restart_under_a_steady_stream_refuses_no_webhook() {
     let sandbox = Arc::new(Sandbox::start(config).await.unwrap());
     let base = sandbox.base_url();
     let grace = format!("{}s", GRACE.as_secs());
-    let env = [("TRIAGED_SHUTDOWN_GRACE", grace.as_str())];
+    let env = [
+        ("TRIAGED_SHUTDOWN_GRACE", grace.as_str()),
+        ("TRIAGED_SHUTDOWN_DELAY", DELAY),
+        // A customer writes about ten times in a few seconds here; the loop guard would hand the
+        // conversation to a human after five bot replies.
+        ("TRIAGED_MAX_BOT_REPLIES_PER_HOUR", "100"),
+        // Nothing is killed here: the defaults, so a loaded machine's late heartbeat is no
+        // orphan recovery, and a job a stopped worker left claimed would wait 20 s and more.
+        ("TRIAGED_HEARTBEAT", "10s"),
+        ("TRIAGED_LEASE_TTL", "60s"),
+    ];
 
     let watch = fixture.watch().await;
     let started = Instant::now();
@@ -142,7 +158,7 @@ async fn a_rolling_restart_under_a_steady_stream_refuses_no_webhook() {
         drains.push((i, code, drain, unready_after, signalled.elapsed(), stranded));
     }
     let rolled = sent.borrow().to_owned();
-    sent_reaches(&sent, rolled + LEAD).await;
+    sent_reaches(&sent, rolled + TAIL).await;
     stop.store(true, Ordering::SeqCst);
     let conversations = customers.await.unwrap();
     let messages = *sent.borrow();

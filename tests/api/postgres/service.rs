@@ -22,7 +22,7 @@ use super::cluster::forward;
 /// How often the endpoints controller probes each replica.
 pub const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// How long after a probe the routing follows what it saw.
-pub const PROPAGATION: Duration = Duration::from_millis(500);
+pub const PROPAGATION: Duration = Duration::from_millis(300);
 
 /// Whether a replica is routed to, and the probe results on their way.
 #[derive(Default)]
