@@ -8,7 +8,22 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use sqlx::FromRow;
 
-use super::{Db, StoreError, with_pool};
+use std::time::Instant;
+
+use super::{Db, StoreError, leases::Lease, with_pool, with_tx};
+
+/// What [`Db::claim_action`] decided for a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionClaim {
+    /// This attempt may send the write, and should not start sending after `until` (half the
+    /// lease's remaining time from the claim, on this host's clock: a process paused that long
+    /// since the claim may be being taken over). A write outside a leased run has no such bound.
+    Claimed { until: Option<Instant> },
+    /// Another attempt already made it; what it made.
+    Done { result_ref: Option<String> },
+    /// The run's lease is gone, or a later attempt claimed the write: not to be sent.
+    Fenced,
+}
 
 /// A recorded write.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -67,27 +82,80 @@ impl Db {
         .await)?)
     }
 
-    /// Records (or re-opens) an action before the call.
-    pub async fn begin_action(&self, a: &NewAction<'_>) -> Result<(), StoreError> {
+    /// Records (or re-opens) an action before the call, outside a leased run (a draft or shadow
+    /// record, or a write of an MCP or command-line run, whose key no other run shares). A write
+    /// already `done` is left as it is.
+    pub async fn begin_action(&self, a: &NewAction<'_>) -> Result<ActionClaim, StoreError> {
+        self.claim_action(a, None).await
+    }
+
+    /// Claims a write for this run attempt before its call: only one attempt can win it.
+    ///
+    /// With a `lease` (a run's), the claim is taken in one write transaction that first checks the
+    /// lease is still held (under the conversation's lock on PostgreSQL, so no other replica can
+    /// take the conversation over in between), then records the action `started` with the
+    /// lease's owner and epoch unless it is `done` or claimed by a later epoch. Without one, only
+    /// a `done` write is refused.
+    pub async fn claim_action(
+        &self,
+        a: &NewAction<'_>,
+        lease: Option<&Lease>,
+    ) -> Result<ActionClaim, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let remaining = match lease {
+            Some(lease) => match lease.remaining_in(&mut tx).await? {
+                Some(remaining) => Some(remaining),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(ActionClaim::Fenced);
+                }
+            },
+            None => None,
+        };
         let sql = format!(
-            "INSERT INTO actions (idempotency_key, run_id, conversation_id, tool, arguments, mode, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO actions (idempotency_key, run_id, conversation_id, tool, arguments, mode, \
+               status, claimed_by, claim_epoch) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, \
-               error = NULL, started_at = {}",
+               error = NULL, started_at = {}, claimed_by = excluded.claimed_by, \
+               claim_epoch = excluded.claim_epoch \
+             WHERE actions.status <> 'done' AND (actions.claim_epoch IS NULL \
+               OR excluded.claim_epoch IS NULL OR actions.claim_epoch <= excluded.claim_epoch) \
+             RETURNING id",
             self.backend().now()
         );
-        with_pool!(self, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(a.key)
-            .bind(a.run_id)
-            .bind(a.conversation_id)
-            .bind(a.tool)
-            .bind(a.arguments.to_string())
-            .bind(a.mode)
-            .bind(a.status)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
+        let claimed: Option<i64> =
+            with_tx!(&mut tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(a.key)
+                .bind(a.run_id)
+                .bind(a.conversation_id)
+                .bind(a.tool)
+                .bind(a.arguments.to_string())
+                .bind(a.mode)
+                .bind(a.status)
+                .bind(lease.map(|l| l.owner.as_str()))
+                .bind(lease.map(|l| l.epoch))
+                .fetch_optional(c)
+                .await)?;
+        let claim = if claimed.is_some() {
+            ActionClaim::Claimed {
+                until: remaining.map(|r| Instant::now() + r / 2),
+            }
+        } else {
+            let (status, result_ref): (String, Option<String>) = with_tx!(&mut tx, |c| {
+                sqlx::query_as("SELECT status, result_ref FROM actions WHERE idempotency_key = $1")
+                    .bind(a.key)
+                    .fetch_one(c)
+                    .await
+            })?;
+            if status == "done" {
+                ActionClaim::Done { result_ref }
+            } else {
+                ActionClaim::Fenced
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
     }
 
     /// Records how an action ended.

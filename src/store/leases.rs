@@ -350,20 +350,29 @@ impl Lease {
     /// takes the conversation's lock and locks the lease row (`FOR UPDATE`), so no claimer can
     /// slip in between this check and the commit.
     pub async fn holds_in(&self, tx: &mut Tx) -> Result<bool, StoreError> {
+        Ok(self.remaining_in(tx).await?.is_some())
+    }
+
+    /// Like [`Lease::holds_in`]; how long the lease has left when it holds.
+    pub async fn remaining_in(&self, tx: &mut Tx) -> Result<Option<Duration>, StoreError> {
         tx.lock_conversation(&self.conversation_id).await?;
-        let sql = match tx.backend() {
-            Backend::Sqlite => HELD.to_owned(),
-            Backend::Postgres => format!("{HELD} FOR UPDATE"),
-        };
+        let sql = format!(
+            "SELECT expires_at FROM conversation_leases WHERE conversation_id = $1 AND epoch = $2 \
+             AND owner = $3 AND expires_at > $4{}",
+            match tx.backend() {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE",
+            }
+        );
         let now = clock_in(tx).await?;
-        let held: Option<i32> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        let expires: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(&self.conversation_id)
             .bind(self.epoch)
             .bind(&self.owner)
             .bind(now)
             .fetch_optional(c)
             .await)?;
-        Ok(held.is_some())
+        Ok(expires.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or_default())))
     }
 }
 

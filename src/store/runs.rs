@@ -52,42 +52,21 @@ pub async fn start_or_resume(
     topic: Option<&str>,
     attempt: u32,
 ) -> Result<i64, StoreError> {
-    let mut tx = db.begin_write().await?;
-    // One open run per event: on PostgreSQL two processes resuming the same event would both see
-    // none and insert two, so the event is locked first (SQLite's writer lock does this already).
-    tx.lock(&format!("triaged.event:{event_id}")).await?;
-    let attempt = i64::from(attempt);
-    let open: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
-        "SELECT id FROM runs WHERE event_id = $1 AND status IN ('running', 'retrying') \
-         ORDER BY id DESC LIMIT 1",
+    // One open run per event is the unique index `runs_one_open_per_event`: two processes
+    // resuming the same event at once both land on the same row.
+    let id = with_pool!(db, |p| sqlx::query_scalar(
+        "INSERT INTO runs (event_id, conversation_id, topic, status, attempts) \
+         VALUES ($1, $2, $3, 'running', $4) \
+         ON CONFLICT (event_id) WHERE status IN ('running', 'retrying') \
+         DO UPDATE SET status = 'running', attempts = excluded.attempts \
+         RETURNING id",
     )
     .bind(event_id)
-    .fetch_optional(c)
+    .bind(conversation_id)
+    .bind(topic)
+    .bind(i64::from(attempt))
+    .fetch_one(p)
     .await)?;
-    let id = match open {
-        Some(id) => {
-            with_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE runs SET status = 'running', attempts = $1 WHERE id = $2"
-            )
-            .bind(attempt)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-            id
-        }
-        None => with_tx!(&mut tx, |c| sqlx::query_scalar(
-            "INSERT INTO runs (event_id, conversation_id, topic, status, attempts) \
-             VALUES ($1, $2, $3, 'running', $4) RETURNING id",
-        )
-        .bind(event_id)
-        .bind(conversation_id)
-        .bind(topic)
-        .bind(attempt)
-        .fetch_one(c)
-        .await)?,
-    };
-    tx.commit().await?;
     Ok(id)
 }
 

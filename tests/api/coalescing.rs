@@ -139,11 +139,23 @@ async fn claim(
     owner: &str,
     ttl: Duration,
 ) -> Claim {
+    claim_in(db, "c-lease", event, holder, owner, ttl).await
+}
+
+/// Claims `conversation` for `event` in a write transaction of its own (no debounce).
+pub(crate) async fn claim_in(
+    db: &triaged::store::Db,
+    conversation: &str,
+    event: i64,
+    holder: &str,
+    owner: &str,
+    ttl: Duration,
+) -> Claim {
     let mut tx = db.begin_write().await.unwrap();
     let claim = leases::claim(
         &mut tx,
         &leases::ClaimRequest {
-            conversation_id: "c-lease",
+            conversation_id: conversation,
             event_id: event,
             holder,
             owner,

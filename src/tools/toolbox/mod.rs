@@ -4,6 +4,7 @@
 //! model, capped in size.
 
 mod directory;
+mod drafts;
 mod perform;
 mod reads;
 mod view;
@@ -121,7 +122,7 @@ pub struct Toolbox {
     /// Set while a playbook's own step runs (its tag names are the support lead's, not the model's).
     from_playbook: bool,
     /// The run's conversation lease: every live write first checks the run still holds it.
-    fence: Option<(Db, crate::store::leases::Lease)>,
+    fence: Option<crate::store::leases::Lease>,
     /// Keys of the replies earlier attempts of this run made (they count towards the reply cap).
     earlier_replies: std::collections::HashSet<String>,
     /// The scope's contacts whose companies are in `scope.company_ids` already.
@@ -204,7 +205,7 @@ impl Toolbox {
 
     /// Fences every live write with the run's lease: a run that lost it writes nothing.
     pub fn fence(&mut self, lease: crate::store::leases::Lease) {
-        self.fence = Some((self.db.clone(), lease));
+        self.fence = Some(lease);
     }
 
     /// Resumes a run: the replies its earlier attempts made (their action keys) count towards the

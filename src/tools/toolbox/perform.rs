@@ -13,7 +13,7 @@ use crate::{
     ids::{AdminId, ConversationId},
     intercom::{IntercomClient, IntercomError, models::ConversationState},
     playbook::Mode,
-    store::actions,
+    store::actions::{self, ActionClaim},
     tools::ToolName,
 };
 
@@ -79,7 +79,7 @@ impl Toolbox {
         };
         match effective {
             Mode::Draft | Mode::Shadow => {
-                self.db.begin_action(&record).await?;
+                self.claim(&record).await?;
                 let text = if effective == Mode::Draft {
                     self.drafts.push(describe.clone());
                     format!("Draft mode: not sent. Recorded for the team's review: {describe}")
@@ -119,15 +119,16 @@ impl Toolbox {
             }
         }
         let started = jiff::Timestamp::now().as_second();
-        if let Some((db, lease)) = &self.fence
-            && !lease.holds(db).await?
-        {
-            // Another run holds the conversation now: this one must not write.
-            return Err(Stop::Internal(
-                "the run lost its conversation lease; it stops without writing".to_owned(),
-            ));
-        }
-        self.db.begin_action(&record).await?;
+        let until = match self.claim(&record).await? {
+            ActionClaim::Claimed { until } => until,
+            ActionClaim::Done { result_ref } => {
+                return Ok(Done {
+                    reference: result_ref,
+                    text: format!("Already done by an earlier attempt: {describe}"),
+                });
+            }
+            ActionClaim::Fenced => return Err(fenced()),
+        };
         if !matches!(
             tool,
             ToolName::TagConversation | ToolName::UntagConversation
@@ -135,6 +136,12 @@ impl Toolbox {
             // The run's copy of the conversation no longer says what Intercom has (a tag write
             // is applied to the copy instead, once done).
             self.view.wrote();
+        }
+        if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            // Paused between the claim and the call for most of the lease (SIGSTOP, a stalled
+            // host): another process may be taking over. Left `started`, so whichever attempt
+            // runs next first checks the conversation.
+            return Err(fenced());
         }
         let conv = ConversationId::from(conversation);
         match op(self.client.clone(), self.bot.clone(), conv).await {
@@ -180,6 +187,12 @@ impl Toolbox {
                 Err(Stop::Intercom(error))
             }
         }
+    }
+
+    /// Claims the write for this attempt, under the run's lease when it has one.
+    pub(super) async fn claim(&self, record: &actions::NewAction<'_>) -> Result<ActionClaim, Stop> {
+        let lease = self.fence.as_ref();
+        Ok(self.db.claim_action(record, lease).await?)
     }
 
     /// Whether a write already landed, from the conversation as Intercom has it now. A part must
@@ -228,6 +241,11 @@ impl Toolbox {
             Landed::Unknowable => None,
         })
     }
+}
+
+/// The stop of a run whose lease is gone: it writes nothing more.
+fn fenced() -> Stop {
+    Stop::Internal("the run lost its conversation lease; it stops without writing".to_owned())
 }
 
 /// How far Intercom's clock (a part's `created_at`, whole seconds) may be behind ours when telling

@@ -5,6 +5,7 @@
 //! test creates its own database with a random name and drops it when done. No server is a
 //! failure, never a skip: `.ci/run` makes sure one is reachable.
 
+mod claims;
 mod cluster;
 mod migrate;
 mod read_commands;
