@@ -205,6 +205,24 @@ pub async fn depth(db: &Db) -> Result<i64, StoreError> {
     .await)?)
 }
 
+/// Hands back to the queue the jobs still claimed by `worker` once it has stopped: apalis's
+/// shutdown returns the batch it holds, but drops a claim query in flight, whose jobs would
+/// otherwise wait for the orphan recovery (two heartbeats) on a live database. Call only after
+/// the worker has stopped with every handler finished. Returns how many jobs it released.
+pub async fn release_claimed(db: &Db, worker: &str) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE {} SET status = 'Pending', lock_by = NULL, lock_at = NULL \
+         WHERE job_type = $1 AND lock_by = $2 AND status IN ('Queued', 'Running')",
+        jobs_table(db.backend())
+    );
+    Ok(with_pool!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(QUEUE)
+        .bind(worker)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
 /// apalis's job table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL (same columns for what we
 /// read: `job_type`, `status`, `idempotency_key`, `attempts`, `max_attempts`, `done_at`).
 pub(crate) fn jobs_table(backend: Backend) -> &'static str {
