@@ -38,6 +38,35 @@ def selects(selector, labels):
     )
 
 
+def port_of(address):
+    return int(address.rsplit(":", 1)[1])
+
+
+def check_policy(mode, policy, container, env, problems):
+    """Only the ingress controller reaches the webhook port; /metrics has a port of its own that
+    only the monitoring namespace reaches."""
+    http = port_of(env["TRIAGED_LISTEN"]["value"])
+    if "TRIAGED_METRICS_LISTEN" not in env:
+        problems.append(f"{mode}: /metrics needs its own port (TRIAGED_METRICS_LISTEN), or Prometheus reaches the webhook port")
+        return
+    metrics = port_of(env["TRIAGED_METRICS_LISTEN"]["value"])
+    declared = {p["containerPort"] for p in container.get("ports", [])}
+    if {http, metrics} - declared:
+        problems.append(f"{mode}: the container must declare ports {http} and {metrics}")
+    rules = policy["spec"].get("ingress", [])
+    for rule in rules:
+        ports = {p["port"] for p in rule.get("ports", [])}
+        sources = [s.get("namespaceSelector", {}).get("matchLabels", {}) for s in rule.get("from", [])]
+        if not ports or not sources:
+            problems.append(f"{mode}: every NetworkPolicy rule must name its ports and its sources")
+        if http in ports and len(sources) != 1:
+            problems.append(f"{mode}: only the ingress controller's namespace may reach port {http}")
+        if http in ports and metrics in ports:
+            problems.append(f"{mode}: the webhook port and the metrics port need separate rules")
+    if not any(http in {p["port"] for p in r.get("ports", [])} for r in rules):
+        problems.append(f"{mode}: the NetworkPolicy must let the ingress reach port {http}")
+
+
 def common(mode, docs, problems):
     deploy = one(docs, "Deployment")
     pod = deploy["spec"]["template"]
@@ -67,6 +96,7 @@ def common(mode, docs, problems):
     policy = one(docs, "NetworkPolicy")
     if not selects(policy["spec"]["podSelector"], labels):
         problems.append(f"{mode}: the NetworkPolicy must select the triaged pods")
+    check_policy(mode, policy, container, env, problems)
     service = one(docs, "Service")
     if any(service["spec"]["selector"].get(k) != v for k, v in service["spec"]["selector"].items() if k not in labels):
         problems.append(f"{mode}: the Service must select the triaged pods")

@@ -53,6 +53,8 @@ pub struct App {
     stop_http: CancellationToken,
     readiness: web::Readiness,
     grace: Duration,
+    /// The least time HTTP stays up after the signal (`TRIAGED_SHUTDOWN_DELAY`).
+    linger: Duration,
     health: Health,
     playbooks: Arc<LivePlaybooks>,
     server: JoinHandle<std::io::Result<()>>,
@@ -263,6 +265,7 @@ impl App {
             stop_http,
             readiness,
             grace: config.shutdown_grace,
+            linger: config.shutdown_delay,
             health,
             playbooks,
             server,
@@ -337,15 +340,20 @@ impl App {
 
     /// Drains, then stops: `/readyz` turns 503 at once, the worker starts no new run, the runs in
     /// flight finish (up to the grace period) while the receiver keeps storing webhooks, then HTTP
-    /// stops and the database closes. Errors when runs were still going when the grace ran out
-    /// (they run again after the next start: every write is idempotent).
+    /// stops (no sooner than `TRIAGED_SHUTDOWN_DELAY` after the signal) and the database closes.
+    /// Errors when runs were still going when the grace ran out (they run again after the next
+    /// start: every write is idempotent).
     ///
     /// Keeping ingest open during the drain matters: Intercom retries a refused notification only
-    /// once, a minute later, and a load balancer needs a moment to stop routing here.
+    /// once, a minute later, and a load balancer needs a moment to stop routing here: one that
+    /// routes by `/readyz` sends webhooks here until its next probe and its sync, however soon the
+    /// runs finish, hence the delay.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        tracing::info!("{DRAINING_MESSAGE}");
-        let deadline = tokio::time::Instant::now() + self.grace;
+        let signalled = tokio::time::Instant::now();
+        let deadline = signalled + self.grace;
+        // Draining before saying so: from the line on, `/readyz` answers 503.
         self.readiness.set_draining();
+        tracing::info!("{DRAINING_MESSAGE}");
         self.shutdown.cancel();
         let runner = self.runner.clone();
         let stop_http = self.stop_http.clone();
@@ -359,6 +367,8 @@ impl App {
             let idle = runner
                 .wait_idle(deadline.saturating_duration_since(tokio::time::Instant::now()))
                 .await;
+            // Webhooks routed here before the load balancer saw the 503 still arrive.
+            tokio::time::sleep_until(signalled + self.linger).await;
             stop_http.cancel();
             let server = self.server.await;
             // The router (and with it every writer handle) is gone: the writer flushes and ends.

@@ -1,18 +1,22 @@
 //! `triaged bench pipeline`: the whole path, measured. Never part of the daemon.
 //!
 //! Starts the daemon in this process as `serve --sandbox` would (the embedded Intercom sandbox
-//! with its real rate limit, a temporary SQLite file) with the LLM pointed at a zero-latency
-//! stand-in ([`super::model`]); customers then write N messages over M conversations in the
-//! sandbox, which sends the signed webhooks through the real receiver. When every event is
-//! handled it prints runs/s, webhook → run start / first model request / run end latencies,
-//! Intercom requests per run by endpoint, 429s, model requests and prompt bytes per run, and the
-//! process's resident memory (the daemon, the sandbox and the stand-in together).
+//! with its real rate limit, a temporary SQLite file or an empty PostgreSQL database) with the
+//! LLM pointed at a zero-latency stand-in ([`super::model`]); customers then write N messages
+//! over M conversations in the sandbox, which sends the signed webhooks through the real
+//! receiver. With `--replicas N` (PostgreSQL) N daemons share the database and the sandbox, which
+//! sends each notification to the next daemon in turn. When every event is handled it prints
+//! runs/s, webhook → run start / first model request / run end latencies, Intercom requests per
+//! run by endpoint, 429s, model requests and prompt bytes per run, and the process's resident
+//! memory (the daemons, the sandbox and the stand-in together).
 //!
 //! Everything else is the daemon's usual configuration (`TRIAGED_*` variables), except the
 //! database, the addresses, the LLM and what the flags below set.
 
+mod database;
+mod figures;
+
 use std::{
-    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -21,7 +25,13 @@ use anyhow::Context;
 use clap::Parser;
 
 use super::model::{Behaviour, BenchModel};
-use crate::{app::App, config::Config, sandbox::DEFAULT_RATE_LIMIT};
+use crate::{
+    app::App,
+    config::{Config, IntercomConfig},
+    sandbox::{DEFAULT_RATE_LIMIT, Sandbox},
+    store::Backend,
+};
+use figures::{Figures, finished_runs, memory};
 
 /// The demo workspace's customers, who write the benchmark's messages in turn.
 const CUSTOMERS: [&str; 2] = ["6762f1261bb69f9f21930001", "6762f1261bb69f9f21930002"];
@@ -69,6 +79,16 @@ pub struct PipelineArgs {
     /// keep up with measures the pipeline's latency rather than the queue's.
     #[arg(long, default_value_t = 0)]
     pub rate: u32,
+    /// Run on this PostgreSQL database (`postgres://…`) instead of a temporary SQLite file. It
+    /// must exist and be empty (a database with tables is refused); everything the benchmark
+    /// made in it is dropped when it ends. Not read from TRIAGED_DATABASE_URL, which names the
+    /// daemon's own database.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Daemons to run in this process on the PostgreSQL database, each with --workers workers;
+    /// the sandbox sends each notification to the next one in turn, as a Service would.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
 }
 
 /// Only used to read the daemon's defaults and `TRIAGED_*` settings.
@@ -86,9 +106,38 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<()> {
         "--conversations must be between 1 and --messages ({})",
         args.messages
     );
+    anyhow::ensure!(args.replicas >= 1, "--replicas must be at least 1");
+    if let Some(url) = &args.database_url {
+        anyhow::ensure!(
+            Backend::of_url(url) == Backend::Postgres,
+            "--database-url takes a postgres:// URL (without it the benchmark uses a temporary \
+             SQLite file)"
+        );
+    }
+    anyhow::ensure!(
+        args.replicas == 1 || args.database_url.is_some(),
+        "--replicas {} needs --database-url postgres://…: on SQLite one process writes",
+        args.replicas
+    );
     let dir = tempfile::tempdir().context("a temporary directory for the database")?;
+    let Some(url) = args.database_url.clone() else {
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        return measure(&args, dir.path(), url).await;
+    };
+    let fresh = database::Fresh::claim(&url).await?;
+    let measured = measure(&args, dir.path(), url).await;
+    let cleared = fresh
+        .clear()
+        .await
+        .context("dropping what the benchmark made in --database-url");
+    measured.and(cleared)
+}
+
+/// Starts the daemons on `database_url`, runs the customers' messages through them, stops them
+/// and prints the figures.
+async fn measure(args: &PipelineArgs, dir: &Path, database_url: String) -> anyhow::Result<()> {
     let playbooks = if args.live {
-        live_copy(&args.playbooks, &dir.path().join("playbooks"))?
+        live_copy(&args.playbooks, &dir.join("playbooks"))?
     } else {
         args.playbooks.clone()
     };
@@ -98,7 +147,7 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<()> {
     let mut serve = Serve::try_parse_from(["triaged"])
         .context("reading the TRIAGED_* settings")?
         .serve;
-    serve.db.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    serve.db.database_url = database_url;
     serve.listen = ([127, 0, 0, 1], 0).into();
     serve.sandbox = true;
     serve.sandbox_listen = ([127, 0, 0, 1], 0).into();
@@ -114,38 +163,97 @@ pub async fn run(args: PipelineArgs) -> anyhow::Result<()> {
             n => n,
         };
     }
-    let app = App::start(config).await?;
-    let idle_rss = memory().rss_kib;
-    // Start-up's own requests (`/me`, `/admins`) are not the runs'.
-    let before = app.sandbox().map(|s| s.stats()).unwrap_or_default();
-    let report = drive(&app, &args).await;
-    let traffic = model.traffic();
-    let stats = since(
-        &before,
-        &app.sandbox().map(|s| s.stats()).unwrap_or_default(),
-    );
-    let runs = finished_runs(&app).await;
-    app.shutdown().await?;
+    let mut apps = Vec::with_capacity(args.replicas);
+    if let Err(error) = start_replicas(config, args.replicas, &mut apps).await {
+        // The start-up error is the one to report; the daemons that did start stop first.
+        let _ = stop(apps).await;
+        model.shutdown().await;
+        return Err(error);
+    }
+    let measured = observe(&apps, args, &model).await;
+    let stopped = stop(apps).await;
     model.shutdown().await;
-    let elapsed = report?;
-    let runs = runs?;
-    let figures = Figures::new(&runs, &traffic, &stats, elapsed, idle_rss);
-    print!("{}", figures.render(&args));
-    anyhow::ensure!(!runs.is_empty(), "no run finished");
+    let (runs, figures) = measured?;
+    stopped?;
+    print!("{}", figures.render(args));
+    anyhow::ensure!(runs > 0, "no run finished");
     anyhow::ensure!(
         figures.failed == 0,
-        "{} run(s) failed: see `triaged runs list --status failed` on the database above",
+        "{} run(s) failed (their reasons are among the outcomes above)",
         figures.failed
     );
     Ok(())
 }
 
-/// Customers write; waits until the webhooks are delivered and every event is handled. Returns
-/// the time from the first message to the drained queue.
-async fn drive(app: &App, args: &PipelineArgs) -> anyhow::Result<Duration> {
-    let sandbox = app
+/// The first daemon runs the embedded sandbox as `serve --sandbox` does; the others use it as
+/// their Intercom, and the sandbox then sends each notification to the next daemon in turn.
+async fn start_replicas(
+    config: Config,
+    replicas: usize,
+    apps: &mut Vec<App>,
+) -> anyhow::Result<()> {
+    apps.push(App::start(config.clone()).await?);
+    let sandbox = apps[0]
         .sandbox()
         .context("the benchmark needs the embedded sandbox")?;
+    let intercom = IntercomConfig {
+        base_url: sandbox.base_url(),
+        access_token: config.intercom.access_token.clone(),
+        admin_id: Some(sandbox.bot_admin_id()),
+    };
+    for _ in 1..replicas {
+        let mut replica = config.clone();
+        replica.sandbox = None;
+        replica.intercom = intercom.clone();
+        let app = App::start(replica)
+            .await
+            .context("starting another replica")?;
+        apps.push(app);
+    }
+    if replicas > 1 {
+        let urls = apps
+            .iter()
+            .map(|a| format!("http://{}/webhooks/intercom", a.addr()))
+            .collect();
+        if let Some(sandbox) = apps[0].sandbox() {
+            sandbox.set_webhook_urls(urls);
+        }
+    }
+    Ok(())
+}
+
+/// Stops the daemons, the sandbox's (the first) last.
+async fn stop(apps: Vec<App>) -> anyhow::Result<()> {
+    let mut result = Ok(());
+    for app in apps.into_iter().rev() {
+        result = result.and(app.shutdown().await);
+    }
+    result
+}
+
+/// Sends the messages and reads back the runs and the counters: the finished runs and the figures.
+async fn observe(
+    apps: &[App],
+    args: &PipelineArgs,
+    model: &BenchModel,
+) -> anyhow::Result<(usize, Figures)> {
+    let sandbox = apps[0]
+        .sandbox()
+        .context("the benchmark needs the embedded sandbox")?;
+    let idle_rss = memory().rss_kib;
+    // Start-up's own requests (`/me`, `/admins`) are not the runs'.
+    let before = sandbox.stats();
+    let elapsed = drive(apps, sandbox, args).await?;
+    let traffic = model.traffic();
+    let stats = since(&before, &sandbox.stats());
+    let runs = finished_runs(&apps[0]).await?;
+    let figures = Figures::new(&runs, &traffic, &stats, elapsed, idle_rss);
+    Ok((runs.len(), figures))
+}
+
+/// Customers write; waits until the webhooks are delivered and every event is handled. Returns
+/// the time from the first message to the drained queue.
+async fn drive(apps: &[App], sandbox: &Sandbox, args: &PipelineArgs) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let mut conversations = Vec::with_capacity(args.conversations);
     let mut pace =
@@ -165,13 +273,38 @@ async fn drive(app: &App, args: &PipelineArgs) -> anyhow::Result<Duration> {
         }
     }
     sandbox.flush_webhooks().await;
-    let drained = app.runner().drain(args.patience).await?;
+    let drained = drain(apps, args.patience).await?;
     anyhow::ensure!(
         drained,
         "the queue did not drain within --patience {:?}",
         args.patience
     );
-    Ok(started.elapsed())
+    let elapsed = started.elapsed();
+    // The last runs' own writes come back as notifications: let them arrive while every daemon
+    // still listens.
+    sandbox.flush_webhooks().await;
+    Ok(elapsed)
+}
+
+/// Waits until no event is left queued, re-checking whenever a job finishes on any replica
+/// (each runner only hears of its own). Returns whether it drained within `patience`.
+async fn drain(apps: &[App], patience: Duration) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut activity: Vec<_> = apps.iter().map(|a| a.runner().subscribe()).collect();
+    loop {
+        for a in &mut activity {
+            a.borrow_and_update();
+        }
+        // With no time left to wait, the runner's drain only checks the queue.
+        if apps[0].runner().drain(Duration::ZERO).await? {
+            return Ok(true);
+        }
+        let changed =
+            futures::future::select_all(activity.iter_mut().map(|a| Box::pin(a.changed())));
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            return Ok(false);
+        }
+    }
 }
 
 /// The sandbox's counters between two readings.
@@ -234,245 +367,6 @@ fn with_live_mode(text: &str) -> String {
         out.push("mode: live".to_owned());
     }
     out.join("\n") + "\n"
-}
-
-/// One finished run, as the audit trail has it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct RunRow {
-    conversation_id: Option<String>,
-    received_at: String,
-    started_at: String,
-    finished_at: Option<String>,
-    status: String,
-    outcome: Option<String>,
-    reason: Option<String>,
-}
-
-async fn finished_runs(app: &App) -> anyhow::Result<Vec<RunRow>> {
-    let rows: Vec<RunRow> = crate::with_pool!(app.db(), |p| sqlx::query_as(
-        "SELECT r.conversation_id, e.received_at, r.started_at, r.finished_at, r.status, \
-         r.outcome, r.reason \
-         FROM runs r JOIN webhook_events e ON e.id = r.event_id",
-    )
-    .fetch_all(p)
-    .await)
-    .context("reading the runs")?;
-    Ok(rows)
-}
-
-/// Resident memory of this process, from `/proc/self/status` (0 where there is none).
-#[derive(Debug, Clone, Copy, Default)]
-struct Memory {
-    rss_kib: u64,
-    peak_kib: u64,
-}
-
-fn memory() -> Memory {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    Memory {
-        rss_kib: field("VmRSS:"),
-        peak_kib: field("VmHWM:"),
-    }
-}
-
-/// What the benchmark prints.
-#[derive(Debug)]
-struct Figures {
-    runs: usize,
-    failed: usize,
-    /// Runs per `outcome` (`outcome: reason` where there is a reason).
-    outcomes: BTreeMap<String, usize>,
-    elapsed: Duration,
-    to_start: Vec<Duration>,
-    to_model: Vec<Duration>,
-    to_done: Vec<Duration>,
-    per_endpoint: BTreeMap<String, u64>,
-    intercom_requests: u64,
-    throttled: u64,
-    peak_window_requests: u64,
-    model_requests: u64,
-    request_bytes: u64,
-    prompt_bytes: u64,
-    idle_rss_kib: u64,
-    peak_rss_kib: u64,
-}
-
-impl Figures {
-    fn new(
-        runs: &[RunRow],
-        traffic: &HashMap<String, super::model::Traffic>,
-        stats: &crate::sandbox::SandboxStats,
-        elapsed: Duration,
-        idle_rss_kib: u64,
-    ) -> Self {
-        let at = |s: &str| s.parse::<jiff::Timestamp>().ok();
-        let between = |a: jiff::Timestamp, b: jiff::Timestamp| {
-            Duration::try_from(b.duration_since(a)).unwrap_or_default()
-        };
-        let mut first_event: HashMap<&str, jiff::Timestamp> = HashMap::new();
-        let (mut to_start, mut to_done) = (Vec::new(), Vec::new());
-        for run in runs {
-            let Some(received) = at(&run.received_at) else {
-                continue;
-            };
-            if let Some(c) = run.conversation_id.as_deref() {
-                let first = first_event.entry(c).or_insert(received);
-                *first = (*first).min(received);
-            }
-            if let Some(started) = at(&run.started_at) {
-                to_start.push(between(received, started));
-            }
-            if let Some(done) = run.finished_at.as_deref().and_then(at) {
-                to_done.push(between(received, done));
-            }
-        }
-        let to_model = traffic
-            .iter()
-            .filter_map(|(conversation, t)| {
-                let first = first_event.get(conversation.as_str())?;
-                let asked = jiff::Timestamp::try_from(t.first_request?).ok()?;
-                Some(between(*first, asked))
-            })
-            .collect();
-        let mut outcomes = BTreeMap::new();
-        for run in runs {
-            let outcome = run.outcome.as_deref().unwrap_or(&run.status);
-            let key = match &run.reason {
-                Some(reason) => format!("{outcome}: {reason}"),
-                None => outcome.to_owned(),
-            };
-            *outcomes.entry(key).or_insert(0) += 1;
-        }
-        let sum = |f: fn(&super::model::Traffic) -> u64| traffic.values().map(f).sum::<u64>();
-        Self {
-            runs: runs.len(),
-            failed: runs.iter().filter(|r| r.status == "failed").count(),
-            outcomes,
-            elapsed,
-            to_start: sorted(to_start),
-            to_model: sorted(to_model),
-            to_done: sorted(to_done),
-            per_endpoint: stats.per_endpoint.clone(),
-            intercom_requests: stats.requests,
-            throttled: stats.throttled,
-            peak_window_requests: stats.peak_window_requests,
-            model_requests: sum(|t| t.requests),
-            request_bytes: sum(|t| t.request_bytes),
-            prompt_bytes: sum(|t| t.prompt_bytes),
-            idle_rss_kib,
-            peak_rss_kib: memory().peak_kib,
-        }
-    }
-
-    fn render(&self, args: &PipelineArgs) -> String {
-        use std::fmt::Write;
-        let per_run = |n: u64| n as f64 / self.runs.max(1) as f64;
-        let runs_per_s = self.runs as f64 / self.elapsed.as_secs_f64().max(1e-9);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "messages: {}{}  conversations: {}  workers: {}  debounce: {:?}  model: {:?}{}",
-            args.messages,
-            if args.rate > 0 {
-                format!(" at {}/s", args.rate)
-            } else {
-                String::new()
-            },
-            args.conversations,
-            args.workers,
-            args.debounce,
-            args.model,
-            if args.live {
-                "  playbooks: live copy"
-            } else {
-                ""
-            }
-        );
-        let _ = writeln!(
-            out,
-            "runs: {}  failed: {}  in {:.2}s  →  {runs_per_s:.1} runs/s",
-            self.runs,
-            self.failed,
-            self.elapsed.as_secs_f64()
-        );
-        let outcomes: Vec<String> = self
-            .outcomes
-            .iter()
-            .map(|(outcome, n)| format!("{outcome} × {n}"))
-            .collect();
-        let _ = writeln!(out, "outcomes: {}", outcomes.join(", "));
-        for (label, values) in [
-            ("webhook → run start", &self.to_start),
-            ("webhook → first model request", &self.to_model),
-            ("webhook → run end", &self.to_done),
-        ] {
-            let _ = writeln!(
-                out,
-                "{label}: p50 {:.1} ms  p99 {:.1} ms",
-                ms(percentile(values, 0.50)),
-                ms(percentile(values, 0.99))
-            );
-        }
-        let calls_per_run = per_run(self.intercom_requests);
-        let _ = writeln!(
-            out,
-            "Intercom requests: {} ({calls_per_run:.2} per run), 429s: {}, busiest 10 s window: {}",
-            self.intercom_requests, self.throttled, self.peak_window_requests
-        );
-        for (endpoint, n) in &self.per_endpoint {
-            let _ = writeln!(out, "  {endpoint}: {:.2} per run", per_run(*n));
-        }
-        if calls_per_run > 0.0 && args.rate_limit == 0 {
-            let bound = f64::from(DEFAULT_RATE_LIMIT) / 10.0 / calls_per_run;
-            let _ = writeln!(
-                out,
-                "rate limit off; Intercom's default budget would bound this at {bound:.1} runs/s"
-            );
-        } else if calls_per_run > 0.0 {
-            let bound = f64::from(args.rate_limit) / 10.0 / calls_per_run;
-            let _ = writeln!(
-                out,
-                "budget bound ({} requests / 10 s ÷ requests per run): {bound:.1} runs/s; achieved {:.0} %",
-                args.rate_limit,
-                100.0 * runs_per_s / bound
-            );
-        }
-        let _ = writeln!(
-            out,
-            "model: {:.2} requests per run, {:.0} prompt bytes per run ({:.0} request bytes)",
-            per_run(self.model_requests),
-            per_run(self.prompt_bytes),
-            per_run(self.request_bytes)
-        );
-        let _ = writeln!(
-            out,
-            "memory (daemon + sandbox + stand-in): idle {:.1} MB, peak {:.1} MB",
-            self.idle_rss_kib as f64 / 1024.0,
-            self.peak_rss_kib as f64 / 1024.0
-        );
-        out
-    }
-}
-
-fn sorted(mut v: Vec<Duration>) -> Vec<Duration> {
-    v.sort_unstable();
-    v
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1);
-    sorted.get(rank).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 #[cfg(test)]

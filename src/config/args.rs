@@ -155,6 +155,13 @@ pub struct ServeArgs {
     /// while a long drain delays the restart (and, with one replica, the next webhooks).
     #[arg(long, env = "TRIAGED_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// On SIGTERM/SIGINT, the least time the receiver keeps storing webhooks (with `/readyz`
+    /// answering 503) even when no run is in flight: a load balancer that routes by `/readyz` needs
+    /// its probe period plus its sync time to stop sending here. Part of the grace, not added to
+    /// it. 0: HTTP stops once the runs in flight have finished (in Kubernetes, preStop's sleep
+    /// keeps the pod serving while the endpoints are updated).
+    #[arg(long, env = "TRIAGED_SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
     /// Longest time a request may take, body upload included (a sender that stops mid-body is
     /// answered 408). Intercom itself gives up on a webhook after 5 s.
     #[arg(long, env = "TRIAGED_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration)]

@@ -161,6 +161,17 @@ pub(super) fn check_serve(args: &ServeArgs) -> Result<(), ConfigError> {
         }
         .check(duration)?;
     }
+    if args.shutdown_delay > args.shutdown_grace {
+        return Err(ConfigError::Invalid {
+            var: "TRIAGED_SHUTDOWN_DELAY",
+            message: format!(
+                "{} is longer than TRIAGED_SHUTDOWN_GRACE ({}): the drain, this delay included, \
+                 ends when the grace runs out",
+                duration(args.shutdown_delay),
+                duration(args.shutdown_grace)
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -193,6 +204,22 @@ mod tests {
         assert_eq!(
             error.as_deref(),
             Some("TRIAGED_POLL_INTERVAL: 0s is out of range (allowed: 1ms to 1m)")
+        );
+    }
+
+    #[test]
+    fn the_shutdown_delay_fits_in_the_grace() {
+        let mut args = defaults();
+        args.shutdown_delay = Duration::from_secs(10);
+        assert!(check_serve(&args).is_ok(), "equal to the default grace");
+        args.shutdown_delay = Duration::from_secs(11);
+        let error = check_serve(&args).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "TRIAGED_SHUTDOWN_DELAY: 11s is longer than TRIAGED_SHUTDOWN_GRACE (10s): the \
+                 drain, this delay included, ends when the grace runs out"
+            )
         );
     }
 }

@@ -138,6 +138,8 @@ pub struct Config {
     pub queue: QueueConfig,
     pub retry: RetryConfig,
     pub shutdown_grace: Duration,
+    /// On shutdown, the least time webhooks are still stored (`TRIAGED_SHUTDOWN_DELAY`).
+    pub shutdown_delay: Duration,
     pub job_hold: Duration,
     /// Bot replies per conversation per hour before the loop guard hands it to humans.
     pub max_bot_replies_per_hour: u32,
@@ -275,6 +277,7 @@ impl Config {
                 max_delay: MAX_RETRY_DELAY,
             },
             shutdown_grace: args.shutdown_grace,
+            shutdown_delay: args.shutdown_delay,
             job_hold: args.job_hold,
             max_bot_replies_per_hour: args.max_bot_replies_per_hour,
             loop_guard_team: args.loop_guard_team.filter(|t| !t.trim().is_empty()),

@@ -18,9 +18,12 @@ mod janitor;
 mod wakeup;
 mod worker;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
-use crate::store::{Backend, Tx, with_pool, with_tx};
+use crate::store::{Backend, ROWS_PER_STATEMENT, Tx, param_list, with_pool, with_tx};
 use apalis::prelude::TaskBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -119,40 +122,72 @@ pub async fn enqueue(
     attempt: u32,
     delay: Duration,
 ) -> Result<Job, QueueError> {
-    // One statement bumps the counter and records the new key (the right-hand side sees the old
+    let mut jobs = enqueue_many(tx, &[(event_id, attempt, delay)]).await?;
+    Ok(jobs.remove(0))
+}
+
+/// [`enqueue`] for several distinct events at once, each `(event_id, attempt, delay)`: one
+/// `UPDATE` per [`ROWS_PER_STATEMENT`] events and one push of all the jobs, not two round trips
+/// each (group commit's batches on PostgreSQL). Returns the jobs in the same order.
+pub async fn enqueue_many(
+    tx: &mut Tx,
+    events: &[(i64, u32, Duration)],
+) -> Result<Vec<Job>, QueueError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement bumps each counter and records the new key (the right-hand side sees the old
     // `job_seq`); the key must be spelled as `Job::key` spells it.
-    let seq: i64 = with_tx!(tx, |c| sqlx::query_scalar(
-        "UPDATE webhook_events SET job_seq = job_seq + 1, \
-         job_key = 'evt:' || id || ':' || (job_seq + 1) WHERE id = $1 RETURNING job_seq",
-    )
-    .bind(event_id)
-    .fetch_one(c)
-    .await)?;
-    let seq = u32::try_from(seq).unwrap_or(u32::MAX);
-    let (run_at, due_ms) = due(SystemTime::now(), delay);
-    let job = Job {
-        v: JOB_VERSION,
-        event_id,
-        attempt,
-        seq,
-        due_ms,
-    };
-    let key = job.key();
-    let task = TaskBuilder::new(serde_json::to_vec(&job)?)
-        .run_at_timestamp(run_at)
-        .max_attempts(DB_MAX_ATTEMPTS)
-        .idempotency_key(&key)
-        .build();
+    let mut seqs: HashMap<i64, i64> = HashMap::new();
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE webhook_events SET job_seq = job_seq + 1, \
+             job_key = 'evt:' || id || ':' || (job_seq + 1) WHERE id IN ({}) \
+             RETURNING id, job_seq",
+            param_list(chunk.len())
+        );
+        let rows: Vec<(i64, i64)> = with_tx!(tx, |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for (event_id, _, _) in chunk {
+                query = query.bind(*event_id);
+            }
+            query.fetch_all(c).await
+        })?;
+        seqs.extend(rows);
+    }
+    let now = SystemTime::now();
+    let mut jobs = Vec::with_capacity(events.len());
+    let mut tasks = Vec::with_capacity(events.len());
+    for &(event_id, attempt, delay) in events {
+        let seq = seqs
+            .get(&event_id)
+            .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
+        let (run_at, due_ms) = due(now, delay);
+        let job = Job {
+            v: JOB_VERSION,
+            event_id,
+            attempt,
+            seq: u32::try_from(*seq).unwrap_or(u32::MAX),
+            due_ms,
+        };
+        tasks.push(
+            TaskBuilder::new(serde_json::to_vec(&job)?)
+                .run_at_timestamp(run_at)
+                .max_attempts(DB_MAX_ATTEMPTS)
+                .idempotency_key(job.key())
+                .build(),
+        );
+        jobs.push(job);
+    }
     match tx {
         Tx::Sqlite(t) => {
-            apalis_sqlite::queries::push_tasks(&mut **t, QUEUE, std::slice::from_ref(&task))
-                .await?;
+            apalis_sqlite::queries::push_tasks(&mut **t, QUEUE, &tasks).await?;
         }
         Tx::Postgres(t) => {
-            apalis_postgres::queries::push_tasks(&mut **t, QUEUE, vec![task]).await?;
+            apalis_postgres::queries::push_tasks(&mut **t, QUEUE, tasks).await?;
         }
     }
-    Ok(job)
+    Ok(jobs)
 }
 
 /// Jobs waiting or running (for `/metrics` and `/readyz`).
@@ -168,6 +203,24 @@ pub async fn depth(db: &Db) -> Result<i64, StoreError> {
     .bind(QUEUE)
     .fetch_one(p)
     .await)?)
+}
+
+/// Hands back to the queue the jobs still claimed by `worker` once it has stopped: apalis's
+/// shutdown returns the batch it holds, but drops a claim query in flight, whose jobs would
+/// otherwise wait for the orphan recovery (two heartbeats) on a live database. Call only after
+/// the worker has stopped with every handler finished. Returns how many jobs it released.
+pub async fn release_claimed(db: &Db, worker: &str) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE {} SET status = 'Pending', lock_by = NULL, lock_at = NULL \
+         WHERE job_type = $1 AND lock_by = $2 AND status IN ('Queued', 'Running')",
+        jobs_table(db.backend())
+    );
+    Ok(with_pool!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(QUEUE)
+        .bind(worker)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
 }
 
 /// apalis's job table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL (same columns for what we

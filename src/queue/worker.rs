@@ -39,16 +39,18 @@ pub fn spawn_worker(
 ) -> JoinHandle<Result<(), BoxDynError>> {
     let idle = Arc::clone(&runner);
     let grace = settings.grace;
+    let name = process_name();
+    let db = db.clone();
     // The same worker over either backend (their types differ, so the body is written once here).
     macro_rules! spawn {
         ($backend:expr) => {{
-            let worker = WorkerBuilder::new(process_name())
+            let worker = WorkerBuilder::new(name.clone())
                 .backend($backend)
                 .concurrency(settings.workers)
                 .data(runner)
                 .build(handle);
             tokio::spawn(async move {
-                worker
+                let stopped = worker
                     .run_with_ctx(move |ctx| {
                         let shutdown = shutdown.clone();
                         let idle = Arc::clone(&idle);
@@ -69,7 +71,24 @@ pub fn spawn_worker(
                         // Said here: the supervisor only sees that the task ended.
                         tracing::error!(%error, "the queue worker stopped");
                         BoxDynError::from(error)
-                    })
+                    });
+                // Stopped cleanly: every handler has returned (apalis waits for them) and the
+                // results are written, so nothing works on a job still claimed here any more; its
+                // event's job key fences a copy that already ran.
+                if stopped.is_ok() {
+                    match super::release_claimed(&db, &name).await {
+                        Ok(0) => {}
+                        Ok(released) => tracing::info!(
+                            released,
+                            "jobs claimed as the worker stopped handed back to the queue"
+                        ),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "jobs claimed as the worker stopped are left for the orphan recovery"
+                        ),
+                    }
+                }
+                stopped
             })
         }};
     }

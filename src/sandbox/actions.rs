@@ -317,8 +317,9 @@ fn finish(
     let Some(conv) = ws.conversation(conversation_id) else {
         return Value::Null;
     };
-    let url = lock(&shared.webhook_url).clone();
-    if let Some(url) = url {
+    let mut targets = lock(&shared.webhook_urls);
+    let (urls, sent) = &mut *targets;
+    if !urls.is_empty() {
         let item = render::conversation(ws, conv, Parts::Only(part_id), true);
         let mut stats = lock(&shared.stats);
         for topic in topics {
@@ -326,12 +327,13 @@ fn finish(
                 .webhooks_by_topic
                 .entry((*topic).to_owned())
                 .or_default() += 1;
-            shared.emitter.send(
-                url.clone(),
-                topic,
-                &webhooks::envelope(topic, item.clone(), now),
-            );
+            let url = urls[*sent % urls.len()].clone();
+            *sent += 1;
+            shared
+                .emitter
+                .send(url, topic, &webhooks::envelope(topic, item.clone(), now));
         }
     }
+    drop(targets);
     render::conversation(ws, conv, Parts::Only(part_id), false)
 }

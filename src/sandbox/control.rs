@@ -203,7 +203,7 @@ struct UrlBody {
 
 async fn webhook_url(state: S, body: Bytes) -> Result<Json<Value>, ApiError> {
     let b: UrlBody = parse_body(&body)?;
-    *lock(&state.webhook_url) = b.url.clone();
+    *lock(&state.webhook_urls) = (b.url.clone().into_iter().collect(), 0);
     Ok(Json(json!({"url": b.url})))
 }
 

@@ -189,7 +189,9 @@ pub(crate) struct Shared {
     pub access_token: SecretString,
     /// Second apps: access token → `app_package_code` (see [`Sandbox::add_app`]).
     pub apps: Mutex<BTreeMap<String, String>>,
-    pub webhook_url: Mutex<Option<String>>,
+    /// Where notifications go: none, one URL, or several taken in turn (replicas behind a
+    /// Service), with the count of notifications sent so far choosing the next.
+    pub webhook_urls: Mutex<(Vec<String>, usize)>,
     pub faults: Mutex<Faults>,
     pub stats: Arc<Mutex<SandboxStats>>,
     pub limiter: Mutex<ratelimit::RateLimiter>,
@@ -234,7 +236,7 @@ impl Sandbox {
             clock,
             access_token: config.access_token,
             apps: Mutex::new(BTreeMap::new()),
-            webhook_url: Mutex::new(config.webhook_url),
+            webhook_urls: Mutex::new((config.webhook_url.into_iter().collect(), 0)),
             faults: Mutex::new(Faults::default()),
             stats,
             limiter: Mutex::new(ratelimit::RateLimiter::new(config.rate_limit, window_ms)),
@@ -291,7 +293,13 @@ impl Sandbox {
 
     /// Where notifications go from now on.
     pub fn set_webhook_url(&self, url: Option<String>) {
-        *lock(&self.shared.webhook_url) = url;
+        self.set_webhook_urls(url.into_iter().collect());
+    }
+
+    /// Sends notifications to each of `urls` in turn from now on, one notification each (as a
+    /// Service spreads them over replicas); none: nowhere.
+    pub fn set_webhook_urls(&self, urls: Vec<String>) {
+        *lock(&self.shared.webhook_urls) = (urls, 0);
     }
 
     /// Replaces the fault switches.

@@ -1,9 +1,11 @@
 //! The `webhook_events` table: every notification received, raw body kept byte-for-byte.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{Db, StoreError, Tx, with_pool, with_tx};
+use super::{Db, ROWS_PER_STATEMENT, StoreError, Tx, param_list, value_rows, with_pool, with_tx};
 
 /// Lifecycle of a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -51,7 +53,7 @@ pub struct NewEvent<'a> {
     pub raw_body: &'a [u8],
 }
 
-/// Result of [`insert`]: a new row, or the row an earlier delivery already made.
+/// Result of [`insert`] and [`insert_many`]: a new row, or the row an earlier delivery already made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
     New(i64),
@@ -65,36 +67,78 @@ pub enum Inserted {
 /// new row gets a job, so the queue's own insert (which on PostgreSQL has no `ON CONFLICT`) never
 /// sees a key twice.
 pub async fn insert(tx: &mut Tx, event: &NewEvent<'_>) -> Result<Inserted, StoreError> {
-    let new_id: Option<i64> = with_tx!(tx, |c| {
-        sqlx::query_scalar(
-        "INSERT INTO webhook_events (dedupe_key, notification_id, topic, app_id, conversation_id, \
-         created_at, delivery_attempts, status, parse_error, raw_body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-    )
-    .bind(event.dedupe_key)
-    .bind(event.notification_id)
-    .bind(event.topic)
-    .bind(event.app_id)
-    .bind(event.conversation_id)
-    .bind(event.created_at)
-    .bind(event.delivery_attempts)
-    .bind(event.status.as_str())
-    .bind(event.parse_error)
-    .bind(event.raw_body)
-    .fetch_optional(c)
-    .await
-    })?;
-    if let Some(id) = new_id {
-        return Ok(Inserted::New(id));
+    let mut inserted = insert_many(tx, std::slice::from_ref(event)).await?;
+    Ok(inserted.remove(0))
+}
+
+/// [`insert`] for many events, in their order: one `INSERT` for up to [`ROWS_PER_STATEMENT`]
+/// events (and one `SELECT` for the ids of those already stored), not a round trip each; a
+/// database round trip is what a busy machine makes slow. A key that appears twice is `New` the
+/// first time and `Duplicate` after, as one by one.
+pub async fn insert_many(
+    tx: &mut Tx,
+    events: &[NewEvent<'_>],
+) -> Result<Vec<Inserted>, StoreError> {
+    let mut new: HashMap<String, i64> = HashMap::new();
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO webhook_events (dedupe_key, notification_id, topic, app_id, \
+             conversation_id, created_at, delivery_attempts, status, parse_error, raw_body) \
+             VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, id",
+            value_rows(chunk.len(), 10)
+        );
+        let rows: Vec<(String, i64)> = with_tx!(tx, |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for event in chunk {
+                query = query
+                    .bind(event.dedupe_key)
+                    .bind(event.notification_id)
+                    .bind(event.topic)
+                    .bind(event.app_id)
+                    .bind(event.conversation_id)
+                    .bind(event.created_at)
+                    .bind(event.delivery_attempts)
+                    .bind(event.status.as_str())
+                    .bind(event.parse_error)
+                    .bind(event.raw_body);
+            }
+            query.fetch_all(c).await
+        })?;
+        new.extend(rows);
     }
-    let existing: i64 = with_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT id FROM webhook_events WHERE dedupe_key = $1"
-    )
-    .bind(event.dedupe_key)
-    .fetch_one(c)
-    .await)?;
-    Ok(Inserted::Duplicate(existing))
+    let stored: BTreeSet<&str> = events
+        .iter()
+        .map(|e| e.dedupe_key)
+        .filter(|key| !new.contains_key(*key))
+        .collect();
+    let stored: Vec<&str> = stored.into_iter().collect();
+    let mut existing: HashMap<String, i64> = HashMap::new();
+    for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT dedupe_key, id FROM webhook_events WHERE dedupe_key IN ({})",
+            param_list(chunk.len())
+        );
+        let rows: Vec<(String, i64)> = with_tx!(tx, |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            query.fetch_all(c).await
+        })?;
+        existing.extend(rows);
+    }
+    let mut seen = BTreeSet::new();
+    events
+        .iter()
+        .map(|event| {
+            let key = event.dedupe_key;
+            match (new.get(key), existing.get(key)) {
+                (Some(&id), _) if seen.insert(key) => Ok(Inserted::New(id)),
+                (Some(&id), _) | (None, Some(&id)) => Ok(Inserted::Duplicate(id)),
+                (None, None) => Err(StoreError::Sql(sqlx::Error::RowNotFound)),
+            }
+        })
+        .collect()
 }
 
 /// Marks the event finished (processed or failed) inside the caller's transaction.

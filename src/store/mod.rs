@@ -103,6 +103,7 @@ pub(crate) use with_pool;
 pub(crate) use crate::with_tx;
 pub use open::redact;
 pub use tx::Tx;
+pub(crate) use tx::{ROWS_PER_STATEMENT, param_list, value_rows};
 
 /// Errors from the store edge.
 #[derive(Debug, thiserror::Error)]

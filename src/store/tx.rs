@@ -112,3 +112,33 @@ impl Db {
         })
     }
 }
+
+/// Rows one multi-row statement takes at most (a `VALUES` list, an `IN (…)` list): with ten
+/// parameters a row, far below SQLite's 32,766 parameters and PostgreSQL's 65,535.
+pub(crate) const ROWS_PER_STATEMENT: usize = 256;
+
+/// `$1, $2, …, $n`: the parameters of an `IN (…)` list (both backends number them so).
+pub(crate) fn param_list(n: usize) -> String {
+    value_rows(n, 1).replace(['(', ')'], "")
+}
+
+/// `($1, …, $cols), ($cols + 1, …), …`: the parameters of a `VALUES` list of `rows` rows.
+pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=cols).map(|c| format!("${}", row * cols + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameters_are_numbered_in_the_order_they_appear() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::param_list(3), "$1, $2, $3");
+        assert_eq!(super::param_list(0), "");
+    }
+}

@@ -26,7 +26,7 @@ use crate::{
 
 const CONVERSATIONS: usize = 60;
 const KILLS: usize = 5;
-const CONTACTS: [&str; 3] = [
+pub(crate) const CONTACTS: [&str; 3] = [
     "6762f1261bb69f9f21930001",
     "6762f1261bb69f9f21930002",
     "6762f1261bb69f9f21930003",
@@ -87,6 +87,24 @@ pub(crate) fn model(in_flight: tokio::sync::mpsc::UnboundedSender<String>) -> Tu
     }))))
 }
 
+/// Which customer message (`K` of `ask-I-K`) each bot reply of a conversation answered, in order.
+pub(crate) fn answered(sandbox: &Sandbox, id: &str) -> Vec<u32> {
+    let bot = sandbox.bot_admin_id();
+    sandbox.conversation(id).unwrap()["conversation_parts"]["conversation_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(bot.as_str()))
+        .map(|p| {
+            let body = p["body"].as_str().unwrap_or_default();
+            body.rsplit('-')
+                .next()
+                .and_then(|k| k.trim_end_matches("</p>").trim().parse().ok())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 async fn start_daemon(
     db: &TestDb,
     playbooks: &str,
@@ -129,24 +147,9 @@ struct Tally {
 
 impl Tally {
     fn of(sandbox: &Sandbox, id: &str) -> Self {
-        let bot = sandbox.bot_admin_id();
-        let answered =
-            sandbox.conversation(id).unwrap()["conversation_parts"]["conversation_parts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|p| {
-                    p["part_type"] == "comment" && p["author"]["id"].as_str() == Some(bot.as_str())
-                })
-                .map(|p| {
-                    let body = p["body"].as_str().unwrap_or_default();
-                    body.rsplit('-')
-                        .next()
-                        .and_then(|k| k.trim_end_matches("</p>").trim().parse().ok())
-                        .unwrap_or(0)
-                })
-                .collect();
-        Self { answered }
+        Self {
+            answered: answered(sandbox, id),
+        }
     }
 
     /// Replies needed: one per message, except when the first answer already saw the second.

@@ -5,22 +5,42 @@
 
 use triaged::{store::Backend, with_pool};
 
-use crate::helpers::{SECRET, notification, spawn_app_with, test_config};
+use crate::helpers::{SECRET, TestApp, notification, spawn_app_with, test_config};
 
-#[tokio::test]
-async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_others_wait() {
+/// An app with no workers (jobs wait in the queue) that has accepted these notifications.
+async fn queued(ids: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir, &[SECRET]);
     config.queue.workers = 0;
     let app = spawn_app_with(dir, config).await;
-    for id in ["notif_loop_1", "notif_loop_2"] {
+    for id in ids {
         let body = notification(id, "conversation.user.replied", id);
         assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
     }
-    let jobs = match app.app.db().backend() {
+    app
+}
+
+/// apalis's job table on the app's backend.
+fn jobs(app: &TestApp) -> &'static str {
+    match app.app.db().backend() {
         Backend::Sqlite => "Jobs",
         Backend::Postgres => "apalis.jobs",
-    };
+    }
+}
+
+/// Runs `sql` (an update the test stages) on the app's database.
+async fn stage(app: &TestApp, sql: String) {
+    with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_others_wait() {
+    let app = queued(&["notif_loop_1", "notif_loop_2"]).await;
+    let jobs = jobs(&app);
     // Processes kept dying running the first event's job: orphan recovery left it Pending with
     // an attempt per recovery (as `reenqueue_orphaned` does), as many as make a crash loop.
     let sql = format!(
@@ -28,11 +48,7 @@ async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_ot
          (SELECT job_key FROM webhook_events WHERE notification_id = 'notif_loop_1')",
         triaged::queue::CRASH_LOOP_ATTEMPTS
     );
-    with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
+    stage(&app, sql).await;
 
     let reenqueued = triaged::queue::reconcile(app.app.db()).await.unwrap();
     assert_eq!(
@@ -76,23 +92,10 @@ async fn a_job_orphaned_on_every_attempt_is_stopped_and_its_event_fails_while_ot
 /// must run again, not fail the customer's event.
 #[tokio::test]
 async fn a_job_orphaned_by_two_restarts_in_a_row_is_not_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir, &[SECRET]);
-    config.queue.workers = 0;
-    let app = spawn_app_with(dir, config).await;
-    let body = notification("notif_twice_1", "conversation.user.replied", "t1");
-    assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
-    let jobs = match app.app.db().backend() {
-        Backend::Sqlite => "Jobs",
-        Backend::Postgres => "apalis.jobs",
-    };
+    let app = queued(&["notif_twice_1"]).await;
+    let jobs = jobs(&app);
     // What two orphan recoveries of the job leave behind.
-    let sql = format!("UPDATE {jobs} SET attempts = 2");
-    with_pool!(app.app.db(), |p| sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
+    stage(&app, format!("UPDATE {jobs} SET attempts = 2")).await;
 
     assert_eq!(triaged::queue::reconcile(app.app.db()).await.unwrap(), 0);
     let event = app.app.db().list_events(None, 1).await.unwrap().remove(0);
@@ -112,12 +115,7 @@ async fn a_job_orphaned_by_two_restarts_in_a_row_is_not_stopped() {
 /// takes it now, not at the next janitor tick or the next start); a stale one is dropped.
 #[tokio::test]
 async fn a_job_handed_to_a_draining_replica_is_given_back_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir, &[SECRET]);
-    config.queue.workers = 0;
-    let app = spawn_app_with(dir, config).await;
-    let body = notification("notif_drain_1", "conversation.user.replied", "d1");
-    assert_eq!(app.post_signed_webhook(&body).await.status(), 200);
+    let app = queued(&["notif_drain_1"]).await;
     let event = app.app.db().list_events(None, 1).await.unwrap()[0].id;
     let job = |seq| triaged::queue::Job {
         v: triaged::queue::JOB_VERSION,

@@ -70,6 +70,15 @@ impl TestDb {
         }
     }
 
+    /// The database at `url`, which the caller owns (replicas sharing one PostgreSQL database).
+    pub fn at(url: &str, dir: &Path) -> Self {
+        Self {
+            url: url.to_owned(),
+            dir: dir.to_owned(),
+            _pg: None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         Backend::of_url(&self.url)
     }

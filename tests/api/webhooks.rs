@@ -196,3 +196,61 @@ async fn a_failing_database_write_answers_503_so_intercom_retries() {
     let response = app.post_signed_webhook(&body).await;
     assert_eq!(response.status(), 503, "never 200 for what was not stored");
 }
+
+#[tokio::test]
+async fn copies_of_a_notification_in_one_group_commit_are_stored_once_and_answered_duplicate() {
+    let app = spawn_app().await;
+    // 40 notifications, each delivered three times at once: the writer batches whatever has
+    // queued up, so copies of one id land in the same transaction.
+    let bodies: Vec<Vec<u8>> = (0..40)
+        .flat_map(|i| {
+            let body = notification(
+                &format!("notif_burst_{i}"),
+                "conversation.user.replied",
+                &format!("c{i}"),
+            );
+            [body.clone(), body.clone(), body]
+        })
+        .collect();
+    let responses =
+        futures::future::join_all(bodies.iter().map(|b| app.post_signed_webhook(b))).await;
+    accepted_once_then_duplicates(&bodies, responses, 3).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events").await, 40);
+    app.drain_queue().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM runs").await,
+        40,
+        "one run per event"
+    );
+}
+
+/// Checks that every delivery got a 200 and that, of the `copies` deliveries of each
+/// notification in `bodies`, one was answered `accepted` and the others `duplicate`, all naming
+/// the same event.
+pub async fn accepted_once_then_duplicates(
+    bodies: &[Vec<u8>],
+    responses: Vec<reqwest::Response>,
+    copies: usize,
+) {
+    let mut answers = std::collections::BTreeMap::<String, Vec<(String, i64)>>::new();
+    for (body, response) in bodies.iter().zip(responses) {
+        assert_eq!(response.status(), 200, "every delivery is acknowledged");
+        let id = serde_json::from_slice::<serde_json::Value>(body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        answers.entry(id).or_default().push((
+            answer["status"].as_str().unwrap_or_default().to_owned(),
+            answer["event_id"].as_i64().unwrap_or_default(),
+        ));
+    }
+    assert_eq!(answers.len() * copies, bodies.len());
+    for (id, mut got) in answers {
+        got.sort();
+        let event = got[0].1;
+        let mut expected = vec![("accepted".to_owned(), event)];
+        expected.extend(vec![("duplicate".to_owned(), event); copies - 1]);
+        assert_eq!(got, expected, "{id}");
+    }
+}

@@ -1,6 +1,6 @@
 //! Unit tests of the pipeline benchmark's pure parts.
 
-use super::*;
+use super::{figures::percentile, *};
 
 #[test]
 fn the_live_copy_sets_or_adds_the_mode() {

@@ -4,6 +4,7 @@
 //! model, capped in size.
 
 mod directory;
+mod drafts;
 mod perform;
 mod reads;
 mod view;

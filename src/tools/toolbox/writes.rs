@@ -12,7 +12,7 @@ use super::{
     perform::{Done, Landed},
 };
 use crate::{
-    ids::{AdminId, ContactId, ConversationId, TeamId},
+    ids::{AdminId, ContactId, TeamId},
     intercom::{
         directory_cache::DirectoryList,
         models::{Conversation, TagId, TicketTypeId},
@@ -384,84 +384,6 @@ impl Toolbox {
         ))
     }
 
-    /// The review note of a draft run: one internal note listing everything the run would have
-    /// done. Returns whether one was written.
-    pub async fn flush_drafts(&mut self, playbook: &str) -> Result<bool, String> {
-        if self.mode != Mode::Draft || self.drafts.is_empty() {
-            return Ok(false);
-        }
-        let mut body = format!(
-            "triaged · draft by playbook «{playbook}» — nothing was sent to the customer. \
-             It would have:\n"
-        );
-        for (i, d) in self.drafts.iter().enumerate() {
-            body.push_str(&format!("{}. {d}\n", i + 1));
-        }
-        if !self.performed.is_empty() {
-            body.push_str("\nDone already (only the team sees these):\n");
-            for d in &self.performed {
-                body.push_str(&format!("- {d}\n"));
-            }
-        }
-        let conversation = self.scope.conversation_id.clone();
-        let key = actions::key(
-            self.run_id,
-            "draft_note",
-            &json!({"conversation_id": conversation}),
-        );
-        if let Ok(Some(a)) = self.db.action(&key).await
-            && a.status == "done"
-        {
-            return Ok(true);
-        }
-        let claim = self
-            .db
-            .claim_action(
-                &actions::NewAction {
-                    key: &key,
-                    run_id: self.run_id,
-                    conversation_id: &conversation,
-                    tool: "draft_note",
-                    arguments: &json!({}),
-                    mode: "draft",
-                    status: "started",
-                },
-                self.fence.as_ref(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        match claim {
-            actions::ActionClaim::Claimed { .. } => {}
-            actions::ActionClaim::Done { .. } => return Ok(true),
-            actions::ActionClaim::Fenced => {
-                return Err("the run lost its conversation lease; the note is not sent".to_owned());
-            }
-        }
-        let conv = ConversationId::from(conversation.as_str());
-        self.view.wrote();
-        match self
-            .client
-            .reply(&conv, &AdminReply::note(self.bot.clone(), body.trim_end()))
-            .await
-        {
-            Ok(c) => {
-                let part = new_part(&c);
-                let _ = self
-                    .db
-                    .end_action(&key, "done", part.reference.as_deref(), None, None)
-                    .await;
-                Ok(true)
-            }
-            Err(e) => {
-                let _ = self
-                    .db
-                    .end_action(&key, "failed", None, None, Some(&e.to_string()))
-                    .await;
-                Err(e.to_string())
-            }
-        }
-    }
-
     fn guard(&self, tool: ToolName, conversation: &str, contact: Option<&str>) -> Result<(), Stop> {
         // The allowlist was checked on the model's call; a playbook step is allowed by the playbook.
         guard::check_target(&self.scope, &self.tally, tool, Some(conversation), contact)?;
@@ -470,7 +392,7 @@ impl Toolbox {
 }
 
 /// The part a reply or manage call made (the response carries only the new part).
-fn new_part(c: &Conversation) -> Done {
+pub(super) fn new_part(c: &Conversation) -> Done {
     let id = c.parts().last().map(|p| p.id.clone());
     Done {
         text: match &id {

@@ -6,10 +6,13 @@
 //! failure, never a skip: `.ci/run` makes sure one is reachable.
 
 mod claims;
+mod cluster;
 mod migrate;
 mod read_commands;
 mod replicas;
+mod rolling;
 mod serve;
+mod service;
 mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use triaged::store::{Db, Durability, actions::NewAction, stats::RunFilter, usage::RunUsage};
+use triaged::{
+    store::{Backend, Db, Durability, actions::NewAction, stats::RunFilter, usage::RunUsage},
+    with_pool,
+};
 
 use super::{TestPg, read_commands::seed};
 
@@ -133,5 +136,97 @@ async fn the_store_answers_the_same_on_postgres_as_on_sqlite() {
     assert_eq!(on_sqlite["revoked"], true);
     for (key, value) in on_sqlite.as_object().unwrap() {
         assert_eq!(&answers[1][key], value, "{key}: PostgreSQL vs SQLite");
+    }
+}
+
+/// Three queued events with a job each; the first two claimed by `worker-a` (one `Queued`, one
+/// `Running`), the third by `worker-b`. Returns how many jobs `release_claimed("worker-a")`
+/// released and each job's key, status and claimant afterwards.
+async fn release(db: &Db) -> (u64, Vec<(String, String, Option<String>)>) {
+    db.migrate().await.unwrap();
+    let (jobs, workers) = match db.backend() {
+        Backend::Sqlite => ("Jobs", "Workers"),
+        Backend::Postgres => ("apalis.jobs", "apalis.workers"),
+    };
+    for id in 1..=3 {
+        with_pool!(db, |p| sqlx::query(
+            "INSERT INTO webhook_events (id, dedupe_key, topic, conversation_id, status, raw_body) \
+             VALUES ($1, $2, 'conversation.user.replied', '7001', 'queued', $3)"
+        )
+        .bind(id)
+        .bind(format!("notif_{id}"))
+        .bind(&b"{}"[..])
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        triaged::queue::enqueue(&mut tx, id, 1, Duration::ZERO)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    for (key, status, worker) in [
+        ("evt:1:1", "Queued", "worker-a"),
+        ("evt:2:1", "Running", "worker-a"),
+        ("evt:3:1", "Queued", "worker-b"),
+    ] {
+        for sql in [
+            format!(
+                "INSERT INTO {workers} (id, worker_type, storage_name) VALUES ($1, $2, 'test') \
+                 ON CONFLICT DO NOTHING"
+            ),
+            format!(
+                "UPDATE {jobs} SET status = $3, lock_by = $1 \
+                 WHERE job_type = $2 AND idempotency_key = $4"
+            ),
+        ] {
+            with_pool!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(worker)
+                .bind(triaged::queue::QUEUE)
+                .bind(status)
+                .bind(key)
+                .execute(p)
+                .await
+                .map(|_| ()))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+    let released = triaged::queue::release_claimed(db, "worker-a")
+        .await
+        .unwrap();
+    let sql =
+        format!("SELECT idempotency_key, status, lock_by FROM {jobs} ORDER BY idempotency_key");
+    let after = with_pool!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(p)
+        .await)
+    .unwrap();
+    (released, after)
+}
+
+#[tokio::test]
+async fn a_stopped_worker_hands_back_only_its_own_claimed_jobs_on_both_backends() {
+    let pg = TestPg::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("t.db").display());
+    for url in [&sqlite, &pg.url] {
+        let db = Db::open(url, Durability::Normal).await.unwrap();
+        let (released, after) = release(&db).await;
+        db.close().await;
+        assert_eq!(released, 2, "{url}");
+        let pending = |key: &str| (key.to_owned(), "Pending".to_owned(), None);
+        assert_eq!(
+            after,
+            vec![
+                pending("evt:1:1"),
+                pending("evt:2:1"),
+                (
+                    "evt:3:1".to_owned(),
+                    "Queued".to_owned(),
+                    Some("worker-b".to_owned())
+                ),
+            ],
+            "{url}"
+        );
     }
 }

@@ -331,3 +331,29 @@ async fn a_redelivery_that_fails_too_is_not_tried_again_and_without_a_delay_noth
         .await;
     assert_eq!(off.status, 200);
 }
+
+#[tokio::test]
+async fn notifications_to_several_urls_go_to_each_in_turn_one_notification_each() {
+    let (first, got_first) = receiver().await;
+    let (second, got_second) = receiver().await;
+    let sim = Sim::start().await;
+    sim.sandbox.set_webhook_urls(vec![first, second]);
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        sent.push(sim.sandbox.customer_says(None, PRIYA, text).await.unwrap());
+    }
+    sim.sandbox.flush_webhooks().await;
+    let ids = |got: &Mutex<Vec<Received>>| -> Vec<String> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                verify(r);
+                r.json()["data"]["item"]["id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(ids(&got_first), [sent[0].clone(), sent[2].clone()]);
+    assert_eq!(ids(&got_second), [sent[1].clone()]);
+    assert_eq!(sim.sandbox.stats().webhooks_delivered, 3);
+}
