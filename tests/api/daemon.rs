@@ -292,6 +292,10 @@ impl Daemon {
             .expect("wait");
         // Shown by the test runner only when the test fails.
         while let Ok(line) = self.lines.try_recv() {
+            if let Some(raw) = line.get("raw") {
+                eprintln!("triaged: {raw}");
+                continue;
+            }
             eprintln!(
                 "triaged: {} {} {}",
                 line["timestamp"].as_str().unwrap_or_default(),
