@@ -23,8 +23,8 @@
 //! - **Renew** ([`renew`]), from a heartbeat every `ttl / 3` while the run lives: a
 //!   compare-and-set `UPDATE … SET expires_at = now + ttl WHERE conversation_id = ? AND epoch = ?
 //!   AND owner = ?`. Zero rows means the lease changed hands: the run has lost it.
-//! - **Fence** ([`Lease::holds`]), before every write to Intercom and in the run's final
-//!   transaction: `SELECT … WHERE conversation_id = ? AND epoch = ? AND owner = ? AND expires_at >
+//! - **Fence** ([`Lease::remaining_in`]), in the transaction that claims each write to Intercom
+//!   ([`Db::claim_action`](super::Db::claim_action)) and in the run's final transaction: `SELECT … WHERE conversation_id = ? AND epoch = ? AND owner = ? AND expires_at >
 //!   now`. A run that no longer holds its epoch stops without writing; its final transaction
 //!   (run, event, watermark) is rolled back, so the run that took over owns the conversation's
 //!   record. In PostgreSQL the final transaction does the same check with `SELECT … FOR UPDATE` on
@@ -333,7 +333,9 @@ const HELD: &str = "SELECT 1 FROM conversation_leases WHERE conversation_id = $1
                     AND owner = $3 AND expires_at > $4";
 
 impl Lease {
-    /// Whether this lease is still current and unexpired: the fence every write passes.
+    /// Whether this lease is still current and unexpired, read outside any transaction. The fence
+    /// a write passes is [`Db::claim_action`](super::Db::claim_action), which checks it with
+    /// [`Lease::remaining_in`] in the claim's own transaction.
     pub async fn holds(&self, db: &Db) -> Result<bool, StoreError> {
         let now = clock(db).await?;
         let held: Option<i32> = with_pool!(db, |p| sqlx::query_scalar(HELD)
