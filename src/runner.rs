@@ -117,6 +117,11 @@ impl RetryPolicy {
 /// A job that finds its conversation busy tries again after this long.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
 
+/// How long a job handed back while draining waits before it is due: long enough that the
+/// draining worker does not claim it again at once, short for the replica that takes it (its
+/// worker polls every `TRIAGED_POLL_INTERVAL`; a delayed job is not notified).
+const HAND_OVER_DELAY: Duration = Duration::from_secs(1);
+
 /// Executes jobs. Shared by all concurrent jobs of the process.
 #[derive(Debug)]
 pub struct Runner {
@@ -169,22 +174,9 @@ impl Runner {
 
     /// Runs one job to its recorded end. Never panics, never returns an error.
     #[tracing::instrument(skip_all, fields(event_id = job.event_id, attempt = job.attempt))]
-    pub async fn run_job(&self, job: Job) {
+    pub async fn run_job(self: &Arc<Self>, job: Job) {
         if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
-            // Shutting down: this job will be acknowledged without having run, so the event gets
-            // a new job now, which another replica (or this one's next start) takes at once.
-            match self.hand_over(&job).await {
-                Ok(true) => tracing::info!(
-                    event_id = job.event_id,
-                    "shutting down: job handed back to the queue"
-                ),
-                Ok(false) => {}
-                Err(error) => tracing::warn!(
-                    event_id = job.event_id,
-                    %error,
-                    "shutting down: job left for the reconciler"
-                ),
-            }
+            self.hand_over_later(job);
             return;
         }
         self.activity.send_modify(|a| a.in_flight += 1);
@@ -558,6 +550,36 @@ impl Runner {
         Ok(())
     }
 
+    /// Shutting down: `job` will be acknowledged without having run, so its event gets a new job,
+    /// due in [`HAND_OVER_DELAY`], which another replica (or this one's next start) takes.
+    ///
+    /// The hand-over runs in a task of its own and the apalis handler returns at once: a stopping
+    /// apalis worker leaves its claim query parked (not polled, not dropped) while any handler is
+    /// in flight, and on SQLite that query holds the write lock the hand-over needs, so a handler
+    /// waiting for it would hold the worker, and the shutdown, until the grace ran out. The task
+    /// counts as in flight: the shutdown waits for it ([`Runner::wait_idle`]) after the worker
+    /// stopped. The delay keeps the draining worker from claiming the same job again every few
+    /// milliseconds.
+    fn hand_over_later(self: &Arc<Self>, job: Job) {
+        self.activity.send_modify(|a| a.in_flight += 1);
+        let runner = Arc::clone(self);
+        tokio::spawn(async move {
+            match runner.hand_over(&job).await {
+                Ok(true) => tracing::info!(
+                    event_id = job.event_id,
+                    "shutting down: job handed back to the queue"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(
+                    event_id = job.event_id,
+                    %error,
+                    "shutting down: job left for the reconciler"
+                ),
+            }
+            runner.activity.send_modify(|a| a.in_flight -= 1);
+        });
+    }
+
     /// Gives a job this process will not run back to the queue as a new job, if it still carries
     /// its event (a stale job, or one whose event is done, is dropped). Returns whether it did.
     async fn hand_over(&self, job: &Job) -> Result<bool, QueueError> {
@@ -580,7 +602,7 @@ impl Runner {
             tx.rollback().await?;
             return Ok(false);
         }
-        queue::enqueue(&mut tx, job.event_id, job.attempt, Duration::ZERO).await?;
+        queue::enqueue(&mut tx, job.event_id, job.attempt, HAND_OVER_DELAY).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -138,7 +138,10 @@ pub fn spawn_worker(
 /// The job runs in its own task: apalis drops in-flight handler futures when the worker stops, and
 /// a run must never be cut off half-way. Shutdown waits for the runner to be idle instead
 /// ([`Runner::wait_idle`]); if a handler future is dropped the task finishes anyway, and the job
-/// row apalis did not get to acknowledge is harmless (its event is processed by then).
+/// row apalis did not get to acknowledge is harmless (its event is processed by then). While
+/// draining, `run_job` returns at once and hands the job back in a task of its own: a stopping
+/// worker waits for its handlers with its claim query parked, and on SQLite that query may hold the
+/// write lock a hand-over needs.
 async fn handle(job: Job, runner: Data<Arc<Runner>>) -> Result<(), BoxDynError> {
     let runner = Arc::clone(&runner);
     let _ = tokio::spawn(async move { runner.run_job(job).await }).await;

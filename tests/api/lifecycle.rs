@@ -185,6 +185,52 @@ async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_acce
     );
 }
 
+/// A webhook stored during the drain, with a worker slot free: the draining worker claims its
+/// job, hands it back, and must not claim it again and again until the grace runs out (it did,
+/// every few milliseconds, and a hand-over caught in flight as the worker stopped waited for the
+/// write lock of apalis's parked claim query until the grace ran out: exit 1).
+#[tokio::test]
+async fn a_webhook_stored_during_the_drain_is_handed_back_a_few_times_at_most_and_the_exit_is_clean()
+ {
+    triaged::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+
+    let mut daemon =
+        Daemon::start(&db, &[("TRIAGED_WORKERS", "3"), ("TRIAGED_JOB_HOLD", "3s")]).await;
+    post_events(&daemon, "busy", 2).await;
+    daemon.wait_for_message("run started", 2).await;
+    daemon.send_sigterm();
+    daemon
+        .wait_for_message(triaged::app::DRAINING_MESSAGE, 1)
+        .await;
+    post_events(&daemon, "late", 1).await;
+    daemon
+        .wait_for_message("shutting down: job handed back to the queue", 1)
+        .await;
+    assert_eq!(
+        daemon.wait_exit().await,
+        Some(0),
+        "a clean exit within the grace"
+    );
+
+    let watch = db.watch().await;
+    assert_eq!(run_statuses(&watch).await, vec!["succeeded"; 2]);
+    let (status, job_seq): (String, i64) = with_pool!(watch, |p| sqlx::query_as(
+        "SELECT status, job_seq FROM webhook_events WHERE notification_id = 'notif_late_0'",
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(status, "queued", "the late webhook waits for a live worker");
+    // One job from ingest, then one hand-over a second at most during the 3 s drain.
+    assert!(
+        job_seq <= 6,
+        "the late event's job was handed back {} times during a 3 s drain",
+        job_seq - 1
+    );
+}
+
 #[tokio::test]
 async fn serve_sandbox_needs_no_credentials_and_runs_a_customer_message_it_signs() {
     triaged::install_crypto_provider();
