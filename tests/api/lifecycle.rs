@@ -143,20 +143,28 @@ async fn sigterm_lets_running_jobs_finish_and_exits_zero() {
     assert_eq!(queued, 0);
 }
 
-#[tokio::test]
-async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_accepted() {
+/// A daemon with `workers` workers, two 3 s runs in flight, just told to stop (it said it drains).
+async fn draining_with_two_runs_in_flight(db: &TestDb, workers: &str) -> Daemon {
     triaged::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDb::new(dir.path()).await;
-
-    let mut daemon =
-        Daemon::start(&db, &[("TRIAGED_WORKERS", "2"), ("TRIAGED_JOB_HOLD", "3s")]).await;
-    post_events(&daemon, "drain", 2).await;
+    let mut daemon = Daemon::start(
+        db,
+        &[("TRIAGED_WORKERS", workers), ("TRIAGED_JOB_HOLD", "3s")],
+    )
+    .await;
+    post_events(&daemon, "busy", 2).await;
     daemon.wait_for_message("run started", 2).await;
     daemon.send_sigterm();
     daemon
         .wait_for_message(triaged::app::DRAINING_MESSAGE, 1)
         .await;
+    daemon
+}
+
+#[tokio::test]
+async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let daemon = draining_with_two_runs_in_flight(&db, "2").await;
 
     // The load balancer takes the pod out of rotation, but a webhook already on its way is
     // still stored, not refused.
@@ -192,18 +200,9 @@ async fn during_the_sigterm_drain_readyz_answers_503_and_webhooks_are_still_acce
 #[tokio::test]
 async fn a_webhook_stored_during_the_drain_is_handed_back_a_few_times_at_most_and_the_exit_is_clean()
  {
-    triaged::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(dir.path()).await;
-
-    let mut daemon =
-        Daemon::start(&db, &[("TRIAGED_WORKERS", "3"), ("TRIAGED_JOB_HOLD", "3s")]).await;
-    post_events(&daemon, "busy", 2).await;
-    daemon.wait_for_message("run started", 2).await;
-    daemon.send_sigterm();
-    daemon
-        .wait_for_message(triaged::app::DRAINING_MESSAGE, 1)
-        .await;
+    let mut daemon = draining_with_two_runs_in_flight(&db, "3").await;
     post_events(&daemon, "late", 1).await;
     daemon
         .wait_for_message("shutting down: job handed back to the queue", 1)
