@@ -20,7 +20,7 @@
 //! | [`supervise`] | wiring: background tasks watched; a dead one makes `/readyz` 503 and the process exit non-zero |
 //! | [`cli`] | the `triaged` command line |
 //! | [`ids`] | typed Intercom ids |
-//! | [`bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
+//! | [`mod@bench`] | `triaged bench webhooks`, a load generator (never part of the daemon) |
 //! | [`sandbox`] | an Intercom simulator (REST 2.16 shapes, rate limits, faults, signed webhooks, control API) for rehearsals and tests |
 
 pub mod agent;

@@ -19,9 +19,16 @@
 //! `coalesced` (its event was covered by another run, status and outcome alike). `running` and
 //! `retrying` are the only unfinished states.
 
+mod drain;
+mod heartbeat;
+mod retry;
+
+pub use retry::RetryPolicy;
+
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use futures::FutureExt;
+use heartbeat::Heartbeat;
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
@@ -83,44 +90,8 @@ pub struct Activity {
     pub in_flight: u64,
 }
 
-/// Retry policy for transient errors.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Transient failures are retried for this long after the run's first attempt.
-    pub retry_for: Duration,
-    /// At most this many attempts, the first included (none: only the time counts).
-    pub max_attempts: Option<u32>,
-    /// Delay before the second attempt; doubled for each one after.
-    pub base_delay: Duration,
-    /// No delay is longer than this.
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// Back-off before attempt `next` (2, 3, …): exponential, capped, with up to 25 % jitter.
-    pub fn delay_before(&self, next: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << next.saturating_sub(2).min(16));
-        let capped = exp.min(self.max_delay);
-        capped + capped.mul_f64(fastrand::f64() * 0.25)
-    }
-
-    /// Whether attempt `number`, `elapsed` after the run's first attempt began, is the last one:
-    /// the next would start after `retry_for`, or past `max_attempts`.
-    pub fn is_last(&self, number: u32, elapsed: Duration, next_delay: Duration) -> bool {
-        self.max_attempts.is_some_and(|max| number >= max)
-            || elapsed.saturating_add(next_delay) > self.retry_for
-    }
-}
-
 /// A job that finds its conversation busy tries again after this long.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
-
-/// How long a job handed back while draining waits before it is due: long enough that the
-/// draining worker does not claim it again at once, short for the replica that takes it (its
-/// worker polls every `TRIAGED_POLL_INTERVAL`; a delayed job is not notified).
-const HAND_OVER_DELAY: Duration = Duration::from_secs(1);
 
 /// Executes jobs. Shared by all concurrent jobs of the process.
 #[derive(Debug)]
@@ -549,143 +520,6 @@ impl Runner {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Shutting down: `job` will be acknowledged without having run, so its event gets a new job,
-    /// due in [`HAND_OVER_DELAY`], which another replica (or this one's next start) takes.
-    ///
-    /// The hand-over runs in a task of its own and the apalis handler returns at once: a stopping
-    /// apalis worker leaves its claim query parked (not polled, not dropped) while any handler is
-    /// in flight, and on SQLite that query holds the write lock the hand-over needs, so a handler
-    /// waiting for it would hold the worker, and the shutdown, until the grace ran out. The task
-    /// counts as in flight: the shutdown waits for it ([`Runner::wait_idle`]) after the worker
-    /// stopped. The delay keeps the draining worker from claiming the same job again every few
-    /// milliseconds.
-    fn hand_over_later(self: &Arc<Self>, job: Job) {
-        self.activity.send_modify(|a| a.in_flight += 1);
-        let runner = Arc::clone(self);
-        tokio::spawn(async move {
-            match runner.hand_over(&job).await {
-                Ok(true) => tracing::info!(
-                    event_id = job.event_id,
-                    "shutting down: job handed back to the queue"
-                ),
-                Ok(false) => {}
-                Err(error) => tracing::warn!(
-                    event_id = job.event_id,
-                    %error,
-                    "shutting down: job left for the reconciler"
-                ),
-            }
-            runner.activity.send_modify(|a| a.in_flight -= 1);
-        });
-    }
-
-    /// Gives a job this process will not run back to the queue as a new job, if it still carries
-    /// its event (a stale job, or one whose event is done, is dropped). Returns whether it did.
-    async fn hand_over(&self, job: &Job) -> Result<bool, QueueError> {
-        let mut tx = self.db.begin_write().await?;
-        tx.lock(&format!("triaged.event:{}", job.event_id)).await?;
-        let current: Option<(String, Option<String>)> = crate::store::with_tx!(&mut tx, |c| {
-            sqlx::query_as("SELECT status, job_key FROM webhook_events WHERE id = $1")
-                .bind(job.event_id)
-                .fetch_optional(c)
-                .await
-        })?;
-        let key = job.key();
-        let Some(("queued", Some(current))) =
-            current.as_ref().map(|(s, k)| (s.as_str(), k.clone()))
-        else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        if current != key {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        queue::enqueue(&mut tx, job.event_id, job.attempt, HAND_OVER_DELAY).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Starts draining: no new job runs from now on (see [`Runner::run_job`]).
-    pub fn begin_drain(&self) {
-        self.draining
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Waits until no job is in flight, or `timeout` passes. Returns whether it became idle.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let mut activity = self.subscribe();
-        tokio::time::timeout(timeout, activity.wait_for(|a| a.in_flight == 0))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    /// Waits until no event is left `queued`, or `timeout` passes. Returns whether it drained.
-    /// Event-driven: it re-checks only when a job finishes.
-    pub async fn drain(&self, timeout: Duration) -> Result<bool, StoreError> {
-        let mut finished = self.subscribe();
-        let deadline = Instant::now() + timeout;
-        loop {
-            finished.borrow_and_update();
-            let queued: i64 = crate::with_pool!(self.db, |p| {
-                sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'queued'")
-                    .fetch_one(p)
-                    .await
-            })?;
-            if queued == 0 {
-                return Ok(true);
-            }
-            if tokio::time::timeout_at(deadline, finished.changed())
-                .await
-                .is_err()
-            {
-                return Ok(false);
-            }
-        }
-    }
-}
-
-/// Renews a run's lease every third of its ttl until dropped. Dropping it stops the renewals
-/// between two of them, never in the middle of one (an aborted database call can leave its
-/// transaction open and the database locked).
-struct Heartbeat(tokio_util::sync::CancellationToken);
-
-impl Heartbeat {
-    fn start(db: Db, lease: leases::Lease, ttl: Duration) -> Self {
-        let stop = tokio_util::sync::CancellationToken::new();
-        let stopped = stop.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ttl / 3);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    () = stopped.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                match leases::renew(&db, &lease, ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(
-                            conversation_id = lease.conversation_id,
-                            "the run lost its conversation lease; its writes are fenced"
-                        );
-                        return;
-                    }
-                    // The fence still holds: a lease nobody took over is renewed next time.
-                    Err(error) => tracing::warn!(%error, "could not renew the conversation lease"),
-                }
-            }
-        });
-        Self(stop)
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.cancel();
-    }
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -694,25 +528,4 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn back_off_doubles_is_capped_and_jittered() {
-        let policy = RetryPolicy {
-            retry_for: Duration::from_secs(3600),
-            max_attempts: Some(5),
-            base_delay: Duration::from_secs(2),
-            max_delay: Duration::from_secs(10),
-        };
-        let d2 = policy.delay_before(2);
-        let d3 = policy.delay_before(3);
-        let d9 = policy.delay_before(9);
-        assert!(d2 >= Duration::from_secs(2) && d2 <= Duration::from_millis(2500));
-        assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(5));
-        assert!(d9 >= Duration::from_secs(10) && d9 <= Duration::from_millis(12500));
-    }
 }

@@ -1,7 +1,7 @@
 //! Group commit for the webhook path: one task writes every received notification.
 //!
 //! Request handlers send what they want stored over a channel and wait for the answer; the writer
-//! takes whatever has queued up (up to [`MAX_BATCH`]), inserts it all (events and their jobs) in
+//! takes whatever has queued up (up to `MAX_BATCH`, 512), inserts it all (events and their jobs) in
 //! ONE transaction, commits once, and then answers each request. With `synchronous = FULL` that is
 //! one fsync per batch instead of one per webhook, and webhook writers never contend for SQLite's
 //! write lock (whose busy handler sleeps with back-off). The 200 still goes out only after the

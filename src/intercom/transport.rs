@@ -61,7 +61,7 @@ pub fn after_send_failure(sent: bool, kind: CallKind) -> FailureAction {
 
 /// Whether an HTTP status may be retried. 429 always (nothing was done); 503 unless
 /// `server_retries` is off (Intercom refused the request itself); any other 5xx only for reads
-/// (for a write, see [`write_outcome_unknown`]); 4xx never.
+/// (for a write, see `write_outcome_unknown`); 4xx never.
 pub fn retryable_status(status: u16, kind: CallKind, server_retries: bool) -> bool {
     match status {
         429 => true,

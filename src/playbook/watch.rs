@@ -1,11 +1,11 @@
 //! What makes the daemon reload its playbooks: a change in `TRIAGED_PLAYBOOKS` (a file-system
 //! watcher, `notify`), `SIGHUP`, and, as a safety net for file systems that send no events, a
-//! check every [`POLL_EVERY`] (a no-op when nothing changed).
+//! check every 30 s (`POLL_EVERY`; a no-op when nothing changed).
 //!
 //! Kubernetes ConfigMap volumes never edit a file in place: they write a new `..2026_…` directory
 //! and atomically swap the `..data` symlink the files point through. The watcher listens to the
 //! directory itself, so the swap (a rename inside it) is an event like any edit; a burst of events
-//! is collapsed into one reload once the directory has been quiet for [`SETTLE`].
+//! is collapsed into one reload once the directory has been quiet for `SETTLE`.
 
 use std::{sync::Arc, time::Duration};
 

@@ -127,7 +127,7 @@ pub async fn enqueue(
 }
 
 /// [`enqueue`] for several distinct events at once, each `(event_id, attempt, delay)`: one
-/// `UPDATE` per [`ROWS_PER_STATEMENT`] events and one push of all the jobs, not two round trips
+/// `UPDATE` per `ROWS_PER_STATEMENT` events and one push of all the jobs, not two round trips
 /// each (group commit's batches on PostgreSQL). Returns the jobs in the same order.
 pub async fn enqueue_many(
     tx: &mut Tx,

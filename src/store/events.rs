@@ -71,7 +71,7 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent<'_>) -> Result<Inserted, Store
     Ok(inserted.remove(0))
 }
 
-/// [`insert`] for many events, in their order: one `INSERT` for up to [`ROWS_PER_STATEMENT`]
+/// [`insert`] for many events, in their order: one `INSERT` for up to `ROWS_PER_STATEMENT`
 /// events (and one `SELECT` for the ids of those already stored), not a round trip each; a
 /// database round trip is what a busy machine makes slow. A key that appears twice is `New` the
 /// first time and `Duplicate` after, as one by one.

@@ -1,6 +1,6 @@
 //! Stage: **tools** — the Intercom tools the agent (and later the MCP server) calls.
 //!
-//! One registry ([`ToolName`], [`spec`]) lists every tool with its description for a model, its
+//! One registry ([`ToolName`], [`ToolName::spec`]) lists every tool with its description for a model, its
 //! input JSON Schema (generated from [`inputs`]), its access class, tags and MCP-style hints.
 //! Between the model and Intercom stand, in order: argument validation against that schema, the
 //! [`guard`] (allowlist, the triggering conversation only, write caps, live lists of names and

@@ -1,6 +1,6 @@
 //! Executes tool calls for one run: unknown tool → readable error; arguments validated against the
-//! tool's schema (serde on the typed input); the [`guard`](super::guard); then the read or the
-//! write (through the mode and the idempotency record, see [`writes`]). Every result is text for a
+//! tool's schema (serde on the typed input); the [`super::guard`]; then the read or the
+//! write (through the mode and the idempotency record, see `writes`). Every result is text for a
 //! model, capped in size.
 
 mod directory;

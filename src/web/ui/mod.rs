@@ -4,7 +4,7 @@
 //!
 //! Server-rendered HTML (maud escapes every value: customer text and model output render as
 //! text), one embedded stylesheet, no script and no asset fetched from anywhere. Every page needs a
-//! signed-in viewer ([`auth`]); every state-changing form carries a CSRF token. Pages read the
+//! signed-in viewer (`auth`); every state-changing form carries a CSRF token. Pages read the
 //! database and the running playbook set; actions only re-queue events or run playbook test cases
 //! in a private sandbox — the console never writes to Intercom itself.
 //!
