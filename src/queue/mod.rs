@@ -1,8 +1,9 @@
-//! Stage: **queue** — durable jobs in apalis-sqlite, in the same SQLite file as the store.
+//! Stage: **queue** — durable jobs in apalis (apalis-sqlite, or apalis-postgres), in the same
+//! database as the store.
 //!
 //! A job carries ids only ([`Job`], versioned). Ingest inserts the event row and its job in one
 //! transaction ([`enqueue`]), so an acknowledged webhook always has a job. Around apalis's sharp
-//! defaults on SQLite (`STACK_NOTES.md`) this module:
+//! defaults (`STACK_NOTES.md`, `research/scale-out.md`) this module:
 //! - polls every `poll_interval` (an idle apalis worker otherwise only looks on its heartbeat);
 //! - bounds concurrency and prefetch to `workers`;
 //! - gives each process start a unique worker name (apalis refuses a name seen within a heartbeat);
@@ -10,7 +11,8 @@
 //!   records every failure itself and schedules retries as *new* delayed jobs with their own
 //!   idempotency key, so a job's database row only ever ends `Done`;
 //! - reconciles at start-up: an event still `queued` whose job is gone or finished gets a new job;
-//! - prunes finished job rows (they slow every ack as they pile up); the audit trail is in our tables.
+//! - prunes finished job rows (they slow every ack as they pile up); the audit trail is in our tables;
+//! - stops a job whose process died with it five times (orphan recovery ignores `max_attempts`).
 //!
 //! This module never interprets an event; that is the runner's work.
 
