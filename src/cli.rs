@@ -5,6 +5,8 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod trail;
+
 use crate::{
     app::App,
     config::{Config, DbArgs, GlobalArgs, SandboxArgs, ServeArgs},
@@ -239,10 +241,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(*args).await,
         Command::Events(EventsCommand::Replay {
             db, id: Some(id), ..
-        }) => replay(&db, id).await,
+        }) => trail::replay(&db, id).await,
         Command::Events(EventsCommand::Replay {
             db, status, since, ..
-        }) => replay_many(&db, status.unwrap_or(EventStatus::Failed), since).await,
+        }) => trail::replay_many(&db, status.unwrap_or(EventStatus::Failed), since).await,
         Command::Bench(BenchCommand::Pipeline(args)) => {
             crate::bench::pipeline::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -317,140 +319,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             status,
             limit,
             json,
-        }) => {
-            let runs = open_read_only(&db)
-                .await?
-                .list_runs(status.map(RunStatus::as_str), limit)
-                .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&runs)?);
-            } else {
-                println!(
-                    "{:>6}  {:>6}  {:<10}  {:<12}  {:<28}  REASON",
-                    "ID", "EVENT", "STATUS", "OUTCOME", "STARTED"
-                );
-                for r in runs {
-                    println!(
-                        "{:>6}  {:>6}  {:<10}  {:<12}  {:<28}  {}",
-                        r.id,
-                        r.event_id,
-                        r.status,
-                        r.outcome.unwrap_or_default(),
-                        r.started_at,
-                        r.reason.unwrap_or_default()
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Runs(RunsCommand::Show { db, id, json }) => {
-            let db = open_read_only(&db).await?;
-            let Some(run) = db.run(id).await? else {
-                eprintln!("triaged: no run {id}");
-                return Ok(ExitCode::FAILURE);
-            };
-            let steps = db.run_steps(id).await?;
-            let actions = db.run_actions(id).await?;
-            let cost = db.run_cost(id).await?.unwrap_or_default();
-            if json {
-                let steps: Vec<serde_json::Value> = steps
-                    .iter()
-                    .map(|s| {
-                        let mut v = serde_json::to_value(s).unwrap_or_default();
-                        v["payload"] = serde_json::from_str(&s.payload)
-                            .unwrap_or(serde_json::Value::String(s.payload.clone()));
-                        v
-                    })
-                    .collect();
-                let doc = serde_json::json!({"run": run, "usage": cost,
-                    "intercom_requests": cost.intercom(), "steps": steps, "actions": actions});
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            } else {
-                print!(
-                    "{}",
-                    crate::transcript::render(&run, &cost, &steps, &actions)
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => trail::runs_list(&db, status, limit, json).await,
+        Command::Runs(RunsCommand::Show { db, id, json }) => trail::runs_show(&db, id, json).await,
         Command::Events(EventsCommand::List {
             db,
             status,
             limit,
             json,
-        }) => {
-            let events = open_read_only(&db)
-                .await?
-                .list_events(status.map(EventStatus::as_str), limit)
-                .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&events)?);
-            } else {
-                println!(
-                    "{:>6}  {:<10}  {:<34}  {:<28}  CONVERSATION",
-                    "ID", "STATUS", "TOPIC", "RECEIVED"
-                );
-                for e in events {
-                    println!(
-                        "{:>6}  {:<10}  {:<34}  {:<28}  {}",
-                        e.id,
-                        e.status,
-                        e.topic.unwrap_or_default(),
-                        e.received_at,
-                        e.conversation_id.unwrap_or_default()
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => trail::events_list(&db, status, limit, json).await,
     }
-}
-
-async fn replay(db: &DbArgs, id: i64) -> anyhow::Result<ExitCode> {
-    match crate::ingest::replay(&open(db).await?, id).await {
-        Ok(id) => {
-            println!("event {id} re-queued; a running daemon picks it up (or the next to start)");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("triaged: {e}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-/// `events replay --status S [--since D]`: every matching event re-queued, one line each, and a
-/// count. Exits 1 when one could not be (the others are queued all the same).
-async fn replay_many(
-    db: &DbArgs,
-    status: EventStatus,
-    since: Option<std::time::Duration>,
-) -> anyhow::Result<ExitCode> {
-    let db = open(db).await?;
-    let results = crate::ingest::replay_matching(&db, status, since).await?;
-    let mut failed = 0;
-    for result in &results {
-        match result {
-            Ok(id) => println!("event {id} re-queued"),
-            Err(e) => {
-                failed += 1;
-                eprintln!("triaged: {e}");
-            }
-        }
-    }
-    let window = since.map_or(String::new(), |d| {
-        format!(" in the last {}", humantime::format_duration(d))
-    });
-    println!(
-        "{} {} event(s){window} re-queued; a running daemon picks them up (or the next to start)",
-        results.len() - failed,
-        status.as_str()
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// `triaged playbook check`: every problem on stderr, or the warnings on stderr and a one-line

@@ -1,15 +1,13 @@
 //! `runs show` tells what a run cost: its Intercom requests by endpoint and its model usage, the
 //! same figures the sandbox and the model saw.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use crate::{
-    efficiency::{
-        PRIYA, REFUND_TEXT, delta, endpoints, every_run, new_conversation, workspace_has_tags,
-    },
-    helpers::{TestApp, shipped_live, spawn_scenario},
+    efficiency::{PRIYA, REFUND_TEXT, delta, endpoints, every_run, new_conversation, refund_app},
+    helpers::TestApp,
     llm_stub::{LlmStub, Turn},
 };
 
@@ -44,13 +42,7 @@ async fn runs_show_heads_a_run_with_its_intercom_requests_and_model_usage_as_the
             Turn::Text("Replied.".into()),
         ]
     })]);
-    let app = spawn_scenario(
-        &[shipped_live("refund-request")],
-        Some(&stub.base_url()),
-        Duration::ZERO,
-    )
-    .await;
-    workspace_has_tags(&app, &["refund-requested"]).await;
+    let app = refund_app(Some(&stub.base_url())).await;
     new_conversation(&app, REFUND_TEXT).await;
 
     let before = endpoints(&app);
