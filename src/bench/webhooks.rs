@@ -5,7 +5,7 @@
 //! come back, for peak throughput) and open loop (`--rate N`: N requests per second on a fixed
 //! schedule whatever the answers do, for latency under a given load). Never part of the daemon.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::{sync::Mutex, time::Instant};
@@ -15,7 +15,8 @@ use crate::ingest::signature;
 /// Arguments of `triaged bench webhooks`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Base URL of the daemon (`http://` or `https://`).
+    /// Base URL of the daemon (`http://` or `https://`); notifications go to its
+    /// `/webhooks/intercom`, or to the URL itself when it already ends so.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = parse_base_url)]
     pub url: String,
     /// The client secret the daemon verifies with.
@@ -48,7 +49,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .pool_max_idle_per_host(256)
         .build()
         .context("HTTP client")?;
-    let url = format!("{}/webhooks/intercom", args.url.trim_end_matches('/'));
+    let url = webhook_url(&args.url);
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -73,7 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect();
     let bodies = Arc::new(bodies);
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(args.count)));
-    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(BTreeMap::new()));
     let started = Instant::now();
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -122,7 +123,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut latencies = latencies.lock().await.clone();
     latencies.sort_unstable();
-    let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
+    let failures = failures.lock().await.clone();
+    let failed: usize = failures.values().sum();
+    let why = failures
+        .iter()
+        .map(|(reason, n)| format!("{reason} × {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let pct = |p: f64| -> Duration {
         latencies
             .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -138,10 +145,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     );
     println!(
-        "sent: {}  accepted (200): {}  failed: {}  in {:.2}s",
+        "sent: {}  accepted (200): {}  failed: {failed}{}  in {:.2}s",
         args.count,
         latencies.len(),
-        failed,
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        },
         elapsed.as_secs_f64()
     );
     println!(
@@ -156,15 +167,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     if latencies.is_empty() && args.count > 0 {
         anyhow::bail!(
-            "no notification was accepted ({failed} failed): is a daemon listening at {} with this \
-             INTERCOM_CLIENT_SECRET?",
-            args.url
+            "no notification was accepted ({why}): is a daemon listening at {url} with this \
+             INTERCOM_CLIENT_SECRET?"
         );
     }
     Ok(())
 }
 
-async fn send(client: &reqwest::Client, url: &str, body: &[u8], sig: &str) -> Option<Duration> {
+/// Where the notifications go: `base/webhooks/intercom`, or `base` itself when it is already the
+/// receiver's URL (as Intercom's webhook settings show it).
+fn webhook_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with("/webhooks/intercom") {
+        base.to_owned()
+    } else {
+        format!("{base}/webhooks/intercom")
+    }
+}
+
+/// Sends one notification: how long its 200 took, or why it failed (the status the daemon
+/// answered, or what stopped the request).
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    sig: &str,
+) -> Result<Duration, String> {
     let start = Instant::now();
     let response = client
         .post(url)
@@ -173,19 +201,28 @@ async fn send(client: &reqwest::Client, url: &str, body: &[u8], sig: &str) -> Op
         .body(body.to_vec())
         .send()
         .await
-        .ok()?;
-    (response.status() == reqwest::StatusCode::OK).then(|| start.elapsed())
+        .map_err(|e| {
+            if e.is_connect() {
+                "no connection".to_owned()
+            } else if e.is_timeout() {
+                "timed out".to_owned()
+            } else {
+                "request failed".to_owned()
+            }
+        })?;
+    match response.status() {
+        reqwest::StatusCode::OK => Ok(start.elapsed()),
+        status => Err(status.to_string()),
+    }
 }
 
 async fn record(
-    took: Option<Duration>,
+    took: Result<Duration, String>,
     latencies: &Mutex<Vec<Duration>>,
-    failures: &std::sync::atomic::AtomicUsize,
+    failures: &Mutex<BTreeMap<String, usize>>,
 ) {
     match took {
-        Some(d) => latencies.lock().await.push(d),
-        None => {
-            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        Ok(d) => latencies.lock().await.push(d),
+        Err(reason) => *failures.lock().await.entry(reason).or_default() += 1,
     }
 }

@@ -118,3 +118,56 @@ async fn the_pipeline_benchmark_runs_on_an_empty_postgres_database_with_replicas
         "{stderr}"
     );
 }
+
+/// `triaged bench webhooks ARGS…` with a clean environment: its exit code, stdout and stderr.
+async fn webhooks(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .args(["bench", "webhooks"])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .await
+        .expect("run triaged bench webhooks");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_webhook_benchmark_says_what_the_daemon_answered_and_takes_the_webhook_url_itself() {
+    let app = crate::helpers::spawn_app().await;
+    // The wrong secret: every notification refused, and the figures say with what.
+    let (code, stdout, stderr) =
+        webhooks(&["--url", &app.base, "--secret", "wrong", "--count", "3"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("failed: 3 (401 Unauthorized × 3)"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("401 Unauthorized"), "{stderr}");
+
+    // The receiver's own URL, as Intercom's settings show it, is taken as it is.
+    let full = format!("{}/webhooks/intercom", app.base);
+    let (code, stdout, stderr) = webhooks(&[
+        "--url",
+        &full,
+        "--secret",
+        crate::helpers::SECRET,
+        "--count",
+        "3",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("accepted (200): 3  failed: 0"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        app.app.db().list_events(None, 10).await.unwrap().len(),
+        3,
+        "the three notifications are stored"
+    );
+}
