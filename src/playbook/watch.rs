@@ -5,11 +5,16 @@
 //! Kubernetes ConfigMap volumes never edit a file in place: they write a new `..2026_…` directory
 //! and atomically swap the `..data` symlink the files point through. The watcher listens to the
 //! directory itself, so the swap (a rename inside it) is an event like any edit; a burst of events
-//! is collapsed into one reload once the directory has been quiet for `SETTLE`.
+//! is collapsed into one reload once the directory has been quiet for `SETTLE`. Only changes
+//! count: the watcher also reports files being opened and closed, and a reload reads every file,
+//! so an access that wrote nothing is no reason to reload (it would reload forever).
 
 use std::{sync::Arc, time::Duration};
 
-use notify::{RecursiveMode, Watcher};
+use notify::{
+    EventKind, RecursiveMode, Watcher,
+    event::{AccessKind, AccessMode},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,18 +25,25 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// The safety-net check for file systems without change events (network volumes).
 const POLL_EVERY: Duration = Duration::from_secs(30);
 
-/// Watches `live`'s directory until `shutdown`, reloading on changes and on SIGHUP.
-pub async fn run(live: Arc<LivePlaybooks>, shutdown: CancellationToken) {
+/// Watches `live`'s directory until `shutdown`, reloading on changes and on SIGHUP. The watch
+/// and the signal handler are in place when this returns (before the future first runs), so a
+/// change made right after the daemon started is seen at once, not by the 30 s check.
+pub fn run(
+    live: Arc<LivePlaybooks>,
+    shutdown: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.as_ref().is_ok_and(|e| !is_change(&e.kind)) {
+            return;
+        }
         let _ = tx.send(event.is_ok());
     })
     .and_then(|mut w| {
         w.watch(live.dir(), RecursiveMode::NonRecursive)?;
         Ok(w)
     });
-    // Keep the watcher alive for as long as this task runs.
-    let _watcher = match watcher {
+    let watcher = match watcher {
         Ok(w) => Some(w),
         Err(error) => {
             tracing::warn!(%error, dir = %live.dir().display(),
@@ -40,20 +52,35 @@ pub async fn run(live: Arc<LivePlaybooks>, shutdown: CancellationToken) {
         }
     };
     let mut hangup = hangup();
-    let mut poll = tokio::time::interval(POLL_EVERY);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    poll.tick().await;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            Some(_) = rx.recv() => {
-                // Let the burst (a ConfigMap swap is several events) finish first.
-                while let Ok(Some(_)) = tokio::time::timeout(SETTLE, rx.recv()).await {}
-                reload(&live, "the playbook directory changed");
+    async move {
+        // Keep the watcher alive for as long as this task runs.
+        let _watcher = watcher;
+        let mut poll = tokio::time::interval(POLL_EVERY);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                Some(_) = rx.recv() => {
+                    // Let the burst (a ConfigMap swap is several events) finish first.
+                    while let Ok(Some(_)) = tokio::time::timeout(SETTLE, rx.recv()).await {}
+                    reload(&live, "the playbook directory changed");
+                }
+                Some(()) = recv(&mut hangup) => reload(&live, "SIGHUP"),
+                _ = poll.tick() => reload(&live, "periodic check"),
             }
-            Some(()) = recv(&mut hangup) => reload(&live, "SIGHUP"),
-            _ = poll.tick() => reload(&live, "periodic check"),
         }
+    }
+}
+
+/// Whether an event may have changed what the directory holds: anything but an access that
+/// wrote nothing (an error, which says nothing, counts: one reload too many is harmless).
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 

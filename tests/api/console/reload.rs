@@ -80,6 +80,32 @@ async fn editing_a_playbook_changes_the_playbook_of_the_next_event_without_a_res
 }
 
 #[tokio::test]
+async fn after_an_edit_is_applied_the_watcher_goes_quiet_its_own_reads_are_no_change() {
+    let app =
+        start(|dir| std::fs::write(dir.join("greeter.yaml"), playbook("alpha")).unwrap()).await;
+    let before = app.app.playbooks().status().applied;
+    std::fs::write(
+        app.app.playbooks().dir().join("greeter.yaml"),
+        playbook("beta"),
+    )
+    .unwrap();
+    let applied = reloaded(&app, |s| s.applied > before).await;
+
+    // Reading the files is no change: nothing is attempted again until something changes (the
+    // safety-net check is 30 s away). A watcher woken by its own reads reloads every 150 ms.
+    let mut status = app.app.playbooks().watch_status();
+    status.mark_unchanged();
+    let again = tokio::time::timeout(Duration::from_secs(1), status.changed()).await;
+    assert!(
+        again.is_err(),
+        "reloaded again with nothing changed: {:?} after {:?}",
+        app.app.playbooks().status().last_attempt_at,
+        applied.last_attempt_at
+    );
+    assert_eq!(next_run(&app).await.0, "beta");
+}
+
+#[tokio::test]
 async fn a_broken_edit_keeps_the_last_good_set_and_reports_the_error_at_its_line_and_column() {
     let app =
         start(|dir| std::fs::write(dir.join("greeter.yaml"), playbook("alpha")).unwrap()).await;
