@@ -80,6 +80,24 @@ async fn editing_a_playbook_changes_the_playbook_of_the_next_event_without_a_res
 }
 
 #[tokio::test]
+async fn an_edit_made_as_soon_as_the_daemon_has_started_is_seen_by_the_watch_not_the_30s_check() {
+    let app =
+        start(|dir| std::fs::write(dir.join("greeter.yaml"), playbook("alpha")).unwrap()).await;
+    std::fs::write(
+        app.app.playbooks().dir().join("greeter.yaml"),
+        playbook("beta"),
+    )
+    .unwrap();
+    // Well inside the 30 s safety-net check: only the file watch can have seen it.
+    let mut status = app.app.playbooks().watch_status();
+    tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| s.applied > 0))
+        .await
+        .expect("the edit is seen by the watch, not by the 30 s check")
+        .expect("the daemon is running");
+    assert_eq!(next_run(&app).await.0, "beta");
+}
+
+#[tokio::test]
 async fn after_an_edit_is_applied_the_watcher_goes_quiet_its_own_reads_are_no_change() {
     let app =
         start(|dir| std::fs::write(dir.join("greeter.yaml"), playbook("alpha")).unwrap()).await;
